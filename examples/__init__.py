@@ -1,0 +1,1 @@
+"""Example user functions, written against the Array API standard."""

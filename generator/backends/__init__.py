@@ -1,0 +1,1 @@
+"""The backends: each turns an inspected target into the plan of its operator bodies."""

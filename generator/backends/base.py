@@ -1,0 +1,34 @@
+"""The protocol every backend implements, and the plan types its templates receive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..inspect_target import Inspected
+    from ..operators import Operator
+
+
+@dataclass(frozen=True)
+class BackendPlan:
+    """What a backend adds to the module plan: its template and the constants it prepared."""
+
+    template: str
+    imports: tuple[str, ...]  # import lines beyond the module template's own
+    constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
+    helpers: tuple[str, ...]  # names of the template's helper macros this module needs
+    description: str  # one paragraph for the module docstring
+
+
+class Backend(Protocol):
+    """A first-order backend, which can also be the outer or inner half of a second-order pair."""
+
+    name: str
+    summary: str
+    flavour: str  # the array library of its modules: "numpy", "jax" or "torch"
+    operators: tuple[str, ...]  # the operators it can generate
+
+    def plan(self, inspected: Inspected, ops: tuple[Operator, ...], outer: str) -> BackendPlan:
+        """Prepare everything the backend's template needs for this target and outer backend."""
+        ...

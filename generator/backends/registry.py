@@ -1,0 +1,34 @@
+"""The table of backends and of the valid outer/inner pairs."""
+
+from __future__ import annotations
+
+from ..errors import DiffgenError
+from .base import Backend
+from .finitediff import FiniteDiff
+
+BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (FiniteDiff(),)}
+
+#: (outer, inner) pairs valid for second-order operators.
+PAIRS: tuple[tuple[str, str], ...] = (("finitediff", "finitediff"),)
+
+
+def get_backend(name: str) -> Backend:
+    if name not in BACKENDS:
+        raise DiffgenError(
+            f"unknown backend {name!r}",
+            f"the backends available in this version are {', '.join(BACKENDS)}",
+            "pass one of them with --backend (`diffgen backends` lists what each supports)",
+        )
+    return BACKENDS[name]
+
+
+def check_pair(outer: str, inner: str) -> None:
+    """Refuse an outer/inner pair that cannot be composed, listing the valid outers."""
+    get_backend(inner)
+    if (outer, inner) not in PAIRS:
+        valid = [o for o, i in PAIRS if i == inner]
+        raise DiffgenError(
+            f"--outer {outer} over --backend {inner} is not a valid second-order pair",
+            f"the inner {inner} code can be differentiated only by: {', '.join(valid) or 'none'}",
+            f"pass --outer {valid[0]}" if valid else "choose another inner backend",
+        )

@@ -1,0 +1,115 @@
+"""Read the targets of `[tool.diffgen]` in pyproject.toml, and place output paths safely."""
+
+from __future__ import annotations
+
+import keyword
+import tomllib
+from pathlib import Path
+
+from .errors import DiffgenError
+from .target import Target
+
+_KEYS = {"function", "args", "dims", "wrt", "ops", "backend", "outer", "output", "tests"}
+
+
+def _bad(where: str, what: str, why: str, fix: str) -> DiffgenError:
+    return DiffgenError(f"{where}: {what}", why, fix)
+
+
+def target_from_table(table: dict[str, object], where: str) -> Target:
+    """One `[[tool.diffgen.targets]]` entry as a Target, with its keys and types checked."""
+    unknown = sorted(set(table) - _KEYS)
+    if unknown:
+        keys = ", ".join(sorted(_KEYS))
+        raise _bad(where, f"unknown keys {', '.join(unknown)}", f"the keys are {keys}", "fix them")
+    function, backend = table.get("function"), table.get("backend", "finitediff")
+    if not isinstance(function, str) or not isinstance(backend, str):
+        why = 'a target names function = "module:qualname" and backend = "finitediff"'
+        raise _bad(where, "function and backend must be strings", why, "fix the entry")
+    args, dims = table.get("args", {}), table.get("dims", {})
+    if not isinstance(args, dict) or not all(isinstance(v, str) for v in args.values()):
+        raise _bad(
+            where,
+            "args must map parameter names to spec strings",
+            f"found {args!r}",
+            'write args = { x = "float64[10]" }',
+        )
+    if not isinstance(dims, dict) or not all(type(v) is int for v in dims.values()):
+        raise _bad(
+            where,
+            "dims must map size names to whole numbers",
+            f"found {dims!r}",
+            "write dims = { n = 10 }",
+        )
+    ops = table.get("ops", "all")
+    ops = (ops,) if isinstance(ops, str) else ops
+    if not isinstance(ops, list | tuple) or not all(isinstance(o, str) for o in ops):
+        raise _bad(
+            where,
+            "ops must be a string or a list of strings",
+            f"found {ops!r}",
+            'write ops = ["gradient", "hessian"] or ops = "all"',
+        )
+    optional: dict[str, str | None] = {}
+    for key in ("wrt", "outer", "output"):
+        value = table.get(key)
+        if value is not None and not isinstance(value, str):
+            raise _bad(where, f"{key} must be a string", f"found {value!r}", "fix the entry")
+        optional[key] = value
+    tests = table.get("tests", True)
+    if not isinstance(tests, bool):
+        raise _bad(where, "tests must be true or false", f"found {tests!r}", "fix the entry")
+    return Target(
+        function=function,
+        args=tuple(sorted(args.items())),
+        dims=tuple(sorted(dims.items())),
+        wrt=optional["wrt"],
+        ops=tuple(ops),
+        backend=backend,
+        outer=optional["outer"],
+        output=optional["output"],
+        tests=tests,
+    )
+
+
+def read_config(path: Path) -> tuple[Target, ...]:
+    """The targets listed under `[[tool.diffgen.targets]]`."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise DiffgenError(
+            f"{path} does not exist",
+            "build and check read their targets from it",
+            "run from the project root or pass --config",
+        ) from error
+    except tomllib.TOMLDecodeError as error:
+        raise DiffgenError(f"{path} is not valid TOML", str(error), "fix its syntax") from error
+    targets = data.get("tool", {}).get("diffgen", {}).get("targets")
+    if not isinstance(targets, list) or not targets:
+        raise DiffgenError(
+            f"{path} has no [[tool.diffgen.targets]]",
+            "build and check act on the targets listed there",
+            'add one: [[tool.diffgen.targets]] function = "examples.rosen:rosen" ...',
+        )
+    return tuple(
+        target_from_table(t, f"{path.name}, target {i + 1}") for i, t in enumerate(targets)
+    )
+
+
+def output_path(target: Target, root: Path) -> Path:
+    """The module's path: inside the project root, its name a valid Python identifier."""
+    relative = target.output or target.default_output()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise DiffgenError(
+            f"the output path {relative!r} of {target.function} leaves the project root",
+            f"it resolves to {path}, outside {root.resolve()}",
+            "write generated modules inside the project, for example under generated/",
+        )
+    if path.suffix != ".py" or not path.stem.isidentifier() or keyword.iskeyword(path.stem):
+        raise DiffgenError(
+            f"the output path {relative!r} of {target.function} does not name a Python module",
+            f"{path.name!r} must be an identifier followed by .py, so that it can be imported",
+            "use letters, digits and underscores, for example generated/rosen_finitediff.py",
+        )
+    return path

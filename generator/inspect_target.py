@@ -1,0 +1,277 @@
+"""Inspect a target: load the function, read its signature and specs, probe its output."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import inspect
+import keyword
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DiffgenError
+from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
+from .target import Target
+
+#: Points are drawn uniformly from this interval: inside the domain of log, sqrt, asin, acos,
+#: atanh and away from the kinks of abs and maximum at 0.
+DOMAIN = (0.1, 0.9)
+PROBE_SEED = 20_240_917
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One parameter the generated operators take: the active argument or a constant."""
+
+    name: str
+    spec: Spec
+    active: bool
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """Everything later stages need to know about the user's function."""
+
+    target: Target
+    module: str
+    qualname: str
+    args: tuple[Arg, ...]
+    output: Spec
+    source_sha256: str
+    function: Callable[..., object] = field(compare=False, repr=False)
+
+    @property
+    def active(self) -> Arg:
+        return next(arg for arg in self.args if arg.active)
+
+    @property
+    def constants(self) -> tuple[Arg, ...]:
+        return tuple(arg for arg in self.args if not arg.active)
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """Split `package.module:qualname`, checking that both halves are dotted identifiers."""
+    module, sep, qualname = reference.partition(":")
+    parts = [*module.split("."), *qualname.split(".")]
+    if not sep or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        raise DiffgenError(
+            f"{reference!r} is not a function reference",
+            "a function is named as MODULE:QUALNAME, both dotted Python identifiers",
+            "write it as, for example, examples.rosen:rosen",
+        )
+    return module, qualname
+
+
+@contextmanager
+def on_sys_path(root: Path) -> Iterator[None]:
+    """Put the project root first on sys.path while importing the user's module."""
+    entry = str(root)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        sys.path.remove(entry)
+
+
+def load_function(reference: str, root: Path) -> tuple[str, str, Callable[..., object]]:
+    module_name, qualname = split_reference(reference)
+    with on_sys_path(root):
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            raise DiffgenError(
+                f"cannot import module {module_name!r} of {reference!r}",
+                f"{error} (looked in {root} and on sys.path)",
+                "run diffgen from the directory that holds the module, or check its spelling",
+            ) from error
+        except Exception as error:
+            raise DiffgenError(
+                f"importing module {module_name!r} failed",
+                f"it raised {type(error).__name__}: {error}",
+                "fix the module so that `import` of it succeeds",
+            ) from error
+    obj: object = module
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise DiffgenError(
+                f"module {module_name!r} has no function {qualname!r}",
+                f"{part!r} is not an attribute of {getattr(obj, '__name__', obj)!r}",
+                "check the name after the colon in MODULE:QUALNAME",
+            )
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise DiffgenError(
+            f"{reference!r} is not callable",
+            f"it is a {type(obj).__name__}",
+            "name a function defined with def",
+        )
+    return module_name, qualname, obj
+
+
+def spec_from_annotation(name: str, annotation: object, dims: dict[str, int]) -> Spec | None:
+    """Read a spec from a jaxtyping annotation such as `Float64[np.ndarray, "n 3"]`."""
+    dim_str = getattr(annotation, "dim_str", None)
+    dtypes = getattr(annotation, "dtypes", None)
+    if not isinstance(dim_str, str) or not isinstance(dtypes, (tuple, list)):
+        return None
+    dtype = next((d for d in reversed(DTYPES) if d in dtypes), None)
+    if dtype is None:
+        raise DiffgenError(
+            f"the annotation of {name!r} allows no floating dtype diffgen supports",
+            f"it allows {', '.join(map(str, dtypes))}",
+            f"annotate it with Float32 or Float64, or pass --arg {name}=float64[...]",
+        )
+    shape = []
+    for token in dim_str.split():
+        if token.isdigit():
+            shape.append(int(token))
+        elif token.isidentifier() and token in dims:
+            shape.append(dims[token])
+        elif token.isidentifier():
+            raise DiffgenError(
+                f"the size {token!r} in the annotation of {name!r} is not given",
+                f"{name} is annotated {dim_str!r} and no --dim fixes {token!r}",
+                f"pass --dim {token}=SIZE, or --arg {name}=SPEC",
+            )
+        else:
+            raise DiffgenError(
+                f"the dimension {token!r} in the annotation of {name!r} cannot be fixed",
+                "only whole numbers and named sizes make a fixed shape",
+                f"pass --arg {name}=SPEC",
+            )
+    return parse_spec(f"{dtype}[{','.join(map(str, shape))}]")
+
+
+def evaluated(annotation: object, function: Callable[..., object]) -> object:
+    """An annotation as an object: strings (postponed annotations) evaluated one by one.
+
+    One by one, not with typing.get_type_hints, which also tries to resolve jaxtyping's
+    shape strings such as "n" as names and fails.
+    """
+    if not isinstance(annotation, str):
+        return annotation
+    try:
+        return eval(annotation, getattr(function, "__globals__", {}))
+    except Exception:  # an annotation we cannot read is no spec
+        return None
+
+
+def read_specs(target: Target, function: Callable[..., object]) -> tuple[Arg, ...]:
+    """Map the target's specs (or jaxtyping annotations) onto the function's parameters."""
+    signature = inspect.signature(function)
+    params = [
+        p
+        for p in signature.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    names = [p.name for p in params]
+    given = dict(target.args)
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise DiffgenError(
+            f"--arg names {', '.join(map(repr, unknown))}, which {target.function} does not take",
+            f"its positional parameters are {', '.join(names) or '(none)'}",
+            "give specs only for those parameters",
+        )
+    hints = {p.name: evaluated(p.annotation, function) for p in params}
+    dims = dict(target.dims)
+    args: list[Arg] = []
+    wrt = target.wrt or (names[0] if names else None)
+    if wrt not in names:
+        raise DiffgenError(
+            f"--wrt {wrt!r} is not a parameter of {target.function}",
+            f"its positional parameters are {', '.join(names) or '(none)'}",
+            "name one of them with --wrt",
+        )
+    for position, param in enumerate(params):
+        if param.name in given:
+            try:
+                spec = parse_spec(given[param.name])
+            except SpecSyntaxError as error:
+                raise DiffgenError(
+                    f"the spec of {param.name!r} does not parse",
+                    str(error),
+                    f"write it as --arg {param.name}=float64[10] (dtype, then the shape)",
+                ) from error
+        else:
+            found = spec_from_annotation(param.name, hints.get(param.name), dims)
+            if found is None:
+                later = [p.name for p in params[position:] if p.name in given]
+                if param.default is not param.empty and not later:
+                    break  # this and every later parameter keep their defaults
+                raise DiffgenError(
+                    f"no spec for parameter {param.name!r} of {target.function}",
+                    "it has no --arg and no jaxtyping annotation (such as Float64[np.ndarray, 'n'])"
+                    " to read its shape and dtype from",
+                    f"pass --arg {param.name}=float64[...] with its shape",
+                )
+            spec = found
+        args.append(Arg(param.name, spec, param.name == wrt))
+    return tuple(args)
+
+
+def draw(spec: Spec, rng: np.random.Generator) -> np.ndarray:
+    """A point of the given spec, uniform in DOMAIN."""
+    return np.asarray(rng.uniform(*DOMAIN, size=spec.shape), dtype=spec.dtype)
+
+
+def probe_output(reference: str, function: Callable[..., object], args: tuple[Arg, ...]) -> Spec:
+    """Evaluate the function once at a seeded point and read the spec of its output."""
+    rng = np.random.default_rng(PROBE_SEED)
+    values = [draw(arg.spec, rng) for arg in args]
+    point = ", ".join(f"{arg.name}: {arg.spec}" for arg in args)
+    try:
+        result = np.asarray(function(*values))
+    except Exception as error:
+        raise DiffgenError(
+            f"{reference} raised {type(error).__name__} at the probe point",
+            f"called with seeded random arguments ({point}) in {DOMAIN} it said: {error}",
+            "make the function accept arrays of these specs (see DESIGN.md, Authoring functions)",
+        ) from error
+    if result.dtype.name not in DTYPES:
+        raise DiffgenError(
+            f"{reference} returned dtype {result.dtype.name} at the probe point",
+            f"derivatives are taken of floating results ({', '.join(DTYPES)})",
+            "return a floating array or scalar",
+        )
+    if not np.all(np.isfinite(result)):
+        raise DiffgenError(
+            f"{reference} returned NaN or infinity at the probe point",
+            f"called with seeded random arguments ({point}) in {DOMAIN}",
+            "make the function finite on that domain, or shift its inputs inside the function",
+        )
+    dtype: Dtype = result.dtype.name
+    return Spec(dtype, result.shape)
+
+
+def source_sha256(module_name: str, root: Path) -> str:
+    """Hash the source file of the function's module, so that helpers it calls count too.
+
+    Found without importing the module, so that `diffgen check` runs no user code.
+    """
+    with on_sys_path(root):
+        try:
+            found = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            found = None
+    if found is None or found.origin is None or not Path(found.origin).is_file():
+        raise DiffgenError(
+            f"cannot find the source of module {module_name!r}",
+            f"it is not importable from {root}",
+            "run diffgen from the project root, where the module can be imported",
+        )
+    return hashlib.sha256(Path(found.origin).read_bytes()).hexdigest()
+
+
+def inspect_target(target: Target, root: Path) -> Inspected:
+    """Stage 1: from a target to an Inspected function with every spec fixed."""
+    module, qualname, function = load_function(target.function, root)
+    args = read_specs(target, function)
+    output = probe_output(target.function, function, args)
+    return Inspected(target, module, qualname, args, output, source_sha256(module, root), function)

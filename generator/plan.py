@@ -1,0 +1,232 @@
+"""Stage 2: the frozen plan of a generated module, all that the templates see."""
+
+from __future__ import annotations
+
+import textwrap
+from dataclasses import dataclass
+
+from . import __version__
+from .backends.base import BackendPlan
+from .backends.registry import check_pair, get_backend
+from .errors import DiffgenError
+from .inspect_target import Inspected
+from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class ArrayPlan:
+    """An argument or result as the module's code handles it."""
+
+    name: str
+    spec: Spec
+    annotation: str  # in a public signature
+    array: str  # once checked: "npt.NDArray[np.float64]"
+
+    @property
+    def shape(self) -> str:
+        """The shape as a Python literal: "(10,)", "(3, 4)" or "()"."""
+        return repr(self.spec.shape)
+
+    @property
+    def dtype(self) -> str:
+        return f"np.{self.spec.dtype}"
+
+    @property
+    def scalar(self) -> bool:
+        return self.spec.is_scalar
+
+    @property
+    def size(self) -> int:
+        return self.spec.size
+
+
+@dataclass(frozen=True)
+class FunctionPlan:
+    """One top-level operator function of the module (a plain operator or its value variant)."""
+
+    name: str
+    operator: str
+    params: tuple[ArrayPlan, ...]  # x, then the tangent if any, then the constants
+    results: tuple[ArrayPlan, ...]  # each named after its quantity: value, gradient, ...
+    returns: str
+    docstring: str
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """Everything the module template renders; every decision is already made."""
+
+    reference: str
+    module_name: str
+    version: str
+    backend: str
+    outer: str
+    docstring: str
+    function_module: str
+    function_qualname: str
+    x: ArrayPlan
+    dx: ArrayPlan
+    y: ArrayPlan
+    dy: ArrayPlan
+    constants: tuple[ArrayPlan, ...]
+    call_args: str  # the arguments of the user's function, in its signature's order
+    functions: tuple[FunctionPlan, ...]
+    record: tuple[tuple[str, str], ...]  # DIFFGEN entries: key, Python literal
+    backend_plan: BackendPlan
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.functions)
+
+    @property
+    def constant_args(self) -> str:
+        """`, A, b`: what follows x in a call of the user's function."""
+        return "".join(f", {c.name}" for c in self.constants)
+
+
+def array_plan(name: str, spec: Spec, *, result: bool = False) -> ArrayPlan:
+    """How a numpy-flavoured module takes (or returns) an array of this spec."""
+    dtype = f"np.{spec.dtype}"
+    array = f"npt.NDArray[{dtype}]"
+    scalar = dtype if result else f"float | {array}"
+    return ArrayPlan(name, spec, scalar if spec.is_scalar else array, array)
+
+
+def result_spec(like: str, x: Spec, y: Spec) -> Spec:
+    """The spec of a result shaped like x, like y, or as a 2-D Jacobian or Hessian."""
+    if like == "x":
+        return x
+    if like == "y":
+        return y
+    dtype = x.dtype if x.eps >= y.eps else y.dtype
+    rows = y.size if like == "jacobian" else x.size
+    return Spec(dtype, (rows, x.size))
+
+
+def resolve_operators(inspected: Inspected, supported: tuple[str, ...]) -> tuple[Operator, ...]:
+    """The target's operators in table order, each checked to fit the function and backend."""
+    x, y = inspected.active.spec, inspected.output
+    names = inspected.target.ops
+    if "all" in names:
+        names = fitting_operators(x, y)
+    for name in names:
+        if name not in OPERATORS:
+            raise DiffgenError(
+                f"unknown operator {name!r}",
+                f"the operators are {', '.join(OPERATORS)} (value variants come with them)",
+                "pass some of them with --ops, or --ops all",
+            )
+        op = OPERATORS[name]
+        if not op.fits(x, y):
+            raise DiffgenError(
+                f"{name} does not fit {inspected.target.function}",
+                f"{name} needs {op.requirement()}; here x is {x} and f(x) is {y}",
+                f"use one of: {', '.join(fitting_operators(x, y)) or 'none'} (or --ops all)",
+            )
+        if name not in supported:
+            raise DiffgenError(
+                f"backend {inspected.target.backend} cannot generate {name}",
+                f"it supports {', '.join(supported)}",
+                "choose another backend (`diffgen backends` lists them)",
+            )
+    if not names:
+        raise DiffgenError(
+            f"no operator fits {inspected.target.function}",
+            f"x is {x} and f(x) is {y}",
+            "check the specs",
+        )
+    return tuple(op for op in OPERATORS.values() if op.name in names)
+
+
+def function_plan(
+    name: str,
+    op: Operator,
+    quantities: tuple[str, ...],
+    inspected: Inspected,
+    params: tuple[ArrayPlan, ...],
+) -> FunctionPlan:
+    """One operator function: its parameters, typed results and one-line docstring."""
+    x, y = inspected.active.spec, inspected.output
+    results = tuple(
+        array_plan(q, result_spec(QUANTITIES[q].like, x, y), result=True) for q in quantities
+    )
+    returns = (
+        results[0].annotation
+        if len(results) == 1
+        else "tuple[" + ", ".join(r.annotation for r in results) + "]"
+    )
+    meanings = [QUANTITIES[q].meaning for q in quantities]
+    listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
+    docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
+    return FunctionPlan(name, op.name, params, results, returns, docstring)
+
+
+def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...], how: str) -> str:
+    signature = ", ".join(f"{arg.name}: {arg.spec}" for arg in inspected.args)
+    constants = ", ".join(arg.name for arg in inspected.constants) or "none"
+    pair = (
+        f"; second order: {outer} over {inspected.target.backend}"
+        if any(op.order == 2 for op in ops)
+        else ""
+    )
+    how = textwrap.fill(how, width=96)
+    return (
+        f"Derivatives of {inspected.target.function}({signature}) -> {inspected.output}.\n\n"
+        f"Differentiated in {inspected.active.name}; constants: {constants}.\n"
+        f"Backend: {inspected.target.backend}{pair}.\n"
+        f"Operators: {', '.join(op.name for op in ops)}, each with its value variant.\n\n"
+        f"{how}"
+    )
+
+
+def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> ModulePlan:
+    """Stage 2: check the backend (pair) and operators, and fix every name, type and constant."""
+    target = inspected.target
+    backend = get_backend(target.backend)
+    ops = resolve_operators(inspected, backend.operators)
+    outer = target.outer or target.backend
+    if target.outer is not None or any(op.order == 2 for op in ops):
+        check_pair(outer, target.backend)
+    x = array_plan(inspected.active.name, inspected.active.spec)
+    dx = array_plan("dx", inspected.active.spec)
+    y = array_plan("y", inspected.output)
+    dy = array_plan("dy", inspected.output)
+    constants = tuple(array_plan(c.name, c.spec) for c in inspected.constants)
+    tangents = {"dx": (dx,), "dy": (dy,), None: ()}
+    functions = tuple(
+        function_plan(name, op, quantities, inspected, (x, *tangents[op.tangent], *constants))
+        for op in ops
+        for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
+    )
+    backend_plan = backend.plan(inspected, ops, outer)
+    record = (
+        ("function", repr(target.function)),
+        ("args", repr(tuple((arg.name, str(arg.spec)) for arg in inspected.args))),
+        ("wrt", repr(inspected.active.name)),
+        ("output", repr(str(inspected.output))),
+        ("backend", repr(target.backend)),
+        ("outer", repr(outer)),
+        ("operators", repr(tuple(op.name for op in ops))),
+        ("version", repr(__version__)),
+        ("fingerprint", repr(fingerprint)),
+    )
+    return ModulePlan(
+        reference=target.function,
+        module_name=module_name,
+        version=__version__,
+        backend=target.backend,
+        outer=outer,
+        docstring=module_docstring(inspected, outer, ops, backend_plan.description),
+        function_module=inspected.module,
+        function_qualname=inspected.qualname,
+        x=x,
+        dx=dx,
+        y=y,
+        dy=dy,
+        constants=constants,
+        call_args=", ".join(arg.name for arg in inspected.args),
+        functions=functions,
+        record=record,
+        backend_plan=backend_plan,
+    )
