@@ -29,6 +29,7 @@ def test_path(module: Path) -> Path:
 
 def generate(target: Target, root: Path) -> tuple[GeneratedFile, ...]:
     """Run every stage but the write: the module and (unless disabled) its tests, in memory."""
+    split_reference(target.function)  # a malformed reference is the first thing to report
     path = output_path(target, root)
     inspected = inspect_target(target, root)
     inputs = fingerprint(target, inspected.source_sha256)

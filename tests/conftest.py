@@ -1,0 +1,94 @@
+"""Shared fixtures: a throwaway project directory with user functions in a uniquely named module."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+USER_FUNCTIONS = """
+import numpy as np
+from array_api_compat import array_namespace
+
+
+def rosen(x):
+    xp = array_namespace(x)
+    return xp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def residual(x):
+    return x * x - 2.0 * x[::-1]
+
+
+def scaled(x, A, s):
+    return s * (A @ x)
+
+
+def second_arg_active(c, x):
+    return c * (x ** 3).sum()
+
+
+def raises(x):
+    raise RuntimeError("boom")
+
+
+def nan(x):
+    return np.log(-x).sum()
+
+
+def integer(x):
+    return np.zeros((), dtype=np.int64)
+"""
+
+
+class Project:
+    """A temporary project root holding one module of user functions."""
+
+    def __init__(self, root: Path, module: str) -> None:
+        self.root = root
+        self.module = module
+
+    def ref(self, function: str) -> str:
+        return f"{self.module}:{function}"
+
+    def files(self) -> dict[str, bytes]:
+        """Every file under the root with its content, to prove that nothing was written."""
+        return {
+            str(p.relative_to(self.root)): p.read_bytes()
+            for p in sorted(self.root.rglob("*"))
+            if p.is_file() and "__pycache__" not in p.parts
+        }
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+    module = f"userfns_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{module}.py").write_text(USER_FUNCTIONS)
+    monkeypatch.chdir(tmp_path)
+    yield Project(tmp_path, module)
+    sys.modules.pop(module, None)
+
+
+@pytest.fixture
+def diffgen(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+    """Run the command line in-process: (exit code, stdout, stderr)."""
+    from generator.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
