@@ -136,14 +136,23 @@ def reference_derivatives(
     if order == 2 and y_size == 1:
         hess = differentiate.hessian(vectorized(fn, x.shape, True), x.reshape(-1))
         out["H"] = (np.asarray(hess.ddf), np.asarray(hess.error))
-    elif order == 2:  # x is a scalar: the second derivative of each output
-        second = [
-            differentiate.hessian(vectorized(component(fn, i), x.shape, True), x.reshape(-1))
-            for i in range(y_size)
-        ]
+    if order == 2 and x.ndim == 0:  # the second derivative of each output
+        parts = (
+            [out["H"]]
+            if y_size == 1
+            else [
+                (np.asarray(s.ddf), np.asarray(s.error))
+                for s in (
+                    differentiate.hessian(
+                        vectorized(component(fn, i), x.shape, True), x.reshape(-1)
+                    )
+                    for i in range(y_size)
+                )
+            ]
+        )
         out["D2"] = (
-            np.array([float(np.asarray(s.ddf).reshape(())) for s in second]),
-            np.array([float(np.asarray(s.error).reshape(())) for s in second]),
+            np.array([float(ddf.reshape(())) for ddf, _ in parts]),
+            np.array([float(error.reshape(())) for _, error in parts]),
         )
     return out
 

@@ -77,6 +77,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     module = f"userfns_{uuid.uuid4().hex[:12]}"
     (tmp_path / f"{module}.py").write_text(USER_FUNCTIONS)
     monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
     yield Project(tmp_path, module)
     sys.modules.pop(module, None)
 

@@ -1,0 +1,141 @@
+"""Scalar, vector and matrix inputs and outputs, float32 and float64, with constants.
+
+Each module is generated, its own generated tests are run, and a few operators are compared with
+derivatives written out by hand.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from generator.pipeline import generate_and_write
+from generator.target import Target
+from tests.conftest import Project
+from tests.test_generated_module import load
+
+FUNCTIONS = """
+import numpy as np
+
+def cube_sum(X):             # matrix -> scalar
+    return np.sum(X ** 3)
+
+def square(X):               # matrix -> matrix
+    return X * X
+
+def scaled(t, A):            # scalar -> matrix, with a constant matrix
+    return t * A + t ** 2
+
+def sine(t):                 # scalar -> scalar
+    return np.sin(t)
+
+def rows(X, w, s):           # matrix -> vector, with a vector and a scalar constant
+    return s * np.tanh(X @ w)
+"""
+
+# (function, specs, expected operators)
+CASES = [
+    ("cube_sum", {"X": "float64[2,3]"}, "pushforward,pullback,gradient,hvp,hessian"),
+    ("square", {"X": "float32[2,2]"}, "pushforward,pullback,jacobian"),
+    ("scaled", {"t": "float64[]", "A": "float64[2,3]"},
+     "pushforward,pullback,derivative,second_derivative"),
+    ("sine", {"t": "float32[]"},
+     "pushforward,pullback,derivative,gradient,second_derivative,hvp,hessian"),
+    ("rows", {"X": "float64[3,2]", "w": "float64[2]", "s": "float64[]"},
+     "pushforward,pullback,jacobian"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def modules(project: Project) -> dict[str, ModuleType]:
+    project.write(f"{project.module}_kinds.py", FUNCTIONS)
+    for function, specs, _ in CASES:
+        target = Target(
+            function=f"{project.module}_kinds:{function}",
+            args=tuple(specs.items()),
+            ops=("all",),
+            backend="finitediff",
+        )
+        generate_and_write(target, project.root, force=False)
+    sys.modules.pop(f"{project.module}_kinds", None)
+    modules = {f: load(project.root / f"generated/{f}_finitediff.py") for f, _, _ in CASES}
+    for function, _, ops in CASES:
+        assert modules[function].DIFFGEN["operators"] == tuple(ops.split(","))
+    return modules
+
+
+def test_generated_tests_pass(modules: dict[str, ModuleType], project: Project) -> None:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error",
+            "generated",
+        ],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+def test_against_hand_derivatives(modules: dict[str, ModuleType]) -> None:
+    X = np.array([[0.3, -0.5, 0.7], [1.1, 0.2, -0.4]])
+    cube = modules["cube_sum"]
+    np.testing.assert_allclose(cube.gradient(X), 3 * X**2, rtol=1e-9)
+    np.testing.assert_allclose(cube.hessian(X), np.diag(6 * X.reshape(-1)), atol=1e-6)
+    hvp = cube.hvp(X, np.ones_like(X))
+    assert hvp.shape == (2, 3)
+    np.testing.assert_allclose(hvp, 6 * X, atol=1e-6)
+
+    S = np.array([[0.5, 2.0], [-1.0, 0.25]], dtype=np.float32)
+    jacobian = modules["square"].jacobian(S)
+    assert jacobian.dtype == np.float32 and jacobian.shape == (4, 4)
+    np.testing.assert_allclose(jacobian, np.diag(2 * S.reshape(-1)), atol=1e-3)
+
+    A = np.arange(6.0).reshape(2, 3)
+    scaled = modules["scaled"]
+    value, derivative, second = scaled.value_derivative_and_second_derivative(0.5, A)
+    np.testing.assert_allclose(value, 0.5 * A + 0.25, rtol=1e-15)
+    np.testing.assert_allclose(derivative, A + 1.0, rtol=1e-9)
+    np.testing.assert_allclose(second, np.full((2, 3), 2.0), atol=1e-6)
+
+    sine = modules["sine"]
+    second = sine.second_derivative(np.float32(0.5))
+    assert type(second) is np.float32
+    assert abs(second + np.sin(0.5)) < 30 * np.finfo(np.float32).eps ** 0.5
+
+    rows = modules["rows"]
+    Xr, w, s = np.array([[0.1, 0.2], [0.3, 0.4], [0.5, 0.6]]), np.array([1.0, -2.0]), 1.5
+    inner = Xr @ w
+    expected = np.zeros((3, 6))
+    for i in range(3):
+        expected[i, 2 * i : 2 * i + 2] = s * (1 - np.tanh(inner[i]) ** 2) * w
+    np.testing.assert_allclose(rows.jacobian(Xr, w, s), expected, atol=1e-9)
+    with pytest.raises(ValueError, match=r"^w: expected float64\[2\], got float64\[3\]"):
+        rows.jacobian(Xr, np.ones(3), s)
+
+
+def test_second_parameter_can_be_active(project: Project) -> None:
+    target = Target(
+        function=f"{project.module}:second_arg_active",
+        args=(("c", "float64[]"), ("x", "float64[3]")),
+        wrt="x",
+        ops=("gradient",),
+        backend="finitediff",
+    )
+    path, _ = generate_and_write(target, project.root, force=False)
+    module = load(Path(path))
+    x = np.array([0.5, 1.0, 2.0])
+    np.testing.assert_allclose(module.gradient(x, 2.0), 6.0 * x**2, rtol=1e-9)
