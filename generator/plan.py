@@ -9,9 +9,17 @@ from . import __version__
 from .backends.base import BackendPlan
 from .backends.registry import check_pair, get_backend
 from .errors import DiffgenError
+from .flavour import FLAVOURS, Flavour
 from .inspect_target import Inspected
 from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
 from .spec import Spec
+
+#: Standard-library names that templates/module.py.jinja itself uses.
+TEMPLATE_STDLIB = (
+    ("collections.abc", "Mapping"),
+    ("types", "MappingProxyType"),
+    ("typing", "Final"),
+)
 
 
 @dataclass(frozen=True)
@@ -22,15 +30,12 @@ class ArrayPlan:
     spec: Spec
     annotation: str  # in a public signature
     array: str  # once checked: "npt.NDArray[np.float64]"
+    dtype: str  # the dtype as generated code spells it: "np.float64"
 
     @property
     def shape(self) -> str:
         """The shape as a Python literal: "(10,)", "(3, 4)" or "()"."""
         return repr(self.spec.shape)
-
-    @property
-    def dtype(self) -> str:
-        return f"np.{self.spec.dtype}"
 
     @property
     def scalar(self) -> bool:
@@ -73,7 +78,16 @@ class ModulePlan:
     call_args: str  # the arguments of the user's function, in its signature's order
     functions: tuple[FunctionPlan, ...]
     record: tuple[tuple[str, str], ...]  # DIFFGEN entries: key, Python literal
+    flavour: Flavour
     backend_plan: BackendPlan
+
+    @property
+    def stdlib_imports(self) -> tuple[str, ...]:
+        """`from MODULE import a, b` lines for the template's, flavour's and backend's names."""
+        names: dict[str, set[str]] = {}
+        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *self.backend_plan.stdlib):
+            names.setdefault(module, set()).add(name)
+        return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -85,12 +99,10 @@ class ModulePlan:
         return "".join(f", {c.name}" for c in self.constants)
 
 
-def array_plan(name: str, spec: Spec, *, result: bool = False) -> ArrayPlan:
-    """How a numpy-flavoured module takes (or returns) an array of this spec."""
-    dtype = f"np.{spec.dtype}"
-    array = f"npt.NDArray[{dtype}]"
-    scalar = dtype if result else f"float | {array}"
-    return ArrayPlan(name, spec, scalar if spec.is_scalar else array, array)
+def array_plan(name: str, spec: Spec, flavour: Flavour, *, result: bool = False) -> ArrayPlan:
+    """How a module of this flavour takes (or returns) an array of this spec."""
+    annotation = flavour.result_annotation(spec) if result else flavour.parameter_annotation(spec)
+    return ArrayPlan(name, spec, annotation, flavour.array_annotation(spec), flavour.dtype(spec))
 
 
 def result_spec(like: str, x: Spec, y: Spec) -> Spec:
@@ -145,11 +157,13 @@ def function_plan(
     quantities: tuple[str, ...],
     inspected: Inspected,
     params: tuple[ArrayPlan, ...],
+    flavour: Flavour,
 ) -> FunctionPlan:
     """One operator function: its parameters, typed results and one-line docstring."""
     x, y = inspected.active.spec, inspected.output
     results = tuple(
-        array_plan(q, result_spec(QUANTITIES[q].like, x, y), result=True) for q in quantities
+        array_plan(q, result_spec(QUANTITIES[q].like, x, y), flavour, result=True)
+        for q in quantities
     )
     returns = (
         results[0].annotation
@@ -188,14 +202,17 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
     outer = target.outer or target.backend
     if target.outer is not None or any(op.order == 2 for op in ops):
         check_pair(outer, target.backend)
-    x = array_plan(inspected.active.name, inspected.active.spec)
-    dx = array_plan("dx", inspected.active.spec)
-    y = array_plan("y", inspected.output)
-    dy = array_plan("dy", inspected.output)
-    constants = tuple(array_plan(c.name, c.spec) for c in inspected.constants)
+    flavour = FLAVOURS[backend.flavour]
+    x = array_plan(inspected.active.name, inspected.active.spec, flavour)
+    dx = array_plan("dx", inspected.active.spec, flavour)
+    y = array_plan("y", inspected.output, flavour)
+    dy = array_plan("dy", inspected.output, flavour)
+    constants = tuple(array_plan(c.name, c.spec, flavour) for c in inspected.constants)
     tangents = {"dx": (dx,), "dy": (dy,), None: ()}
     functions = tuple(
-        function_plan(name, op, quantities, inspected, (x, *tangents[op.tangent], *constants))
+        function_plan(
+            name, op, quantities, inspected, (x, *tangents[op.tangent], *constants), flavour
+        )
         for op in ops
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
@@ -228,5 +245,6 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         call_args=", ".join(arg.name for arg in inspected.args),
         functions=functions,
         record=record,
+        flavour=flavour,
         backend_plan=backend_plan,
     )

@@ -118,3 +118,9 @@ def test_float32_curve_keeps_float32() -> None:
     second = curve.second_derivative(np.asarray(t), np.asarray(radius))
     expected2 = [-2.0 * np.cos(0.3), -2.0 * np.sin(0.3), 0.0]
     np.testing.assert_allclose(second, expected2, atol=30 * np.finfo(np.float32).eps ** 0.5 * 2)
+
+
+def test_lint_and_format_are_clean() -> None:
+    for argv in (["ruff", "check", "."], ["black", "--check", "-q", "."]):
+        run = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True)
+        assert run.returncode == 0, f"{' '.join(argv)}:\n{run.stdout}{run.stderr}"

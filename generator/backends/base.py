@@ -15,7 +15,8 @@ class BackendPlan:
     """What a backend adds to the module plan: its template and the constants it prepared."""
 
     template: str
-    imports: tuple[str, ...]  # import lines beyond the module template's own
+    stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its code uses
+    imports: tuple[str, ...]  # other import lines beyond the flavour's
     constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
     helpers: tuple[str, ...]  # names of the template's helper macros this module needs
     description: str  # one paragraph for the module docstring

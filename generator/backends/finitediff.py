@@ -64,6 +64,7 @@ class FiniteDiff:
             helpers += ("inner_derivative",)
         return BackendPlan(
             template="finitediff.py.jinja",
+            stdlib=(("collections.abc", "Callable"), ("typing", "Any")),
             imports=(f"import {inspected.module} as _user_module",),
             helpers=helpers,
             constants=(

@@ -1,0 +1,55 @@
+"""Array flavours of generated modules: how numpy, jax and torch modules type their arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .spec import Spec
+
+
+@dataclass(frozen=True)
+class Flavour:
+    """The array library of a module: its template of helpers and how it spells types."""
+
+    name: str
+    template: str  # macros imports(plan), helpers(plan), test_imports(), test_helpers()
+    dtype_module: str  # where dtypes live in generated code: "np", "jnp", "torch"
+    array: str  # the checked-array annotation; {dtype} is replaced by the dtype expression
+    accepted: str  # what else a parameter accepts, "" for nothing: "npt.NDArray[{dtype}]"
+    scalar_results: bool  # 0-d results as scalars of the dtype (numpy) rather than 0-d arrays
+    stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its helpers use
+
+    def dtype(self, spec: Spec) -> str:
+        return f"{self.dtype_module}.{spec.dtype}"
+
+    def array_annotation(self, spec: Spec) -> str:
+        return self.array.format(dtype=self.dtype(spec))
+
+    def parameter_annotation(self, spec: Spec) -> str:
+        """A parameter: the flavour's array, other arrays it converts, floats for 0-d specs."""
+        options = [self.array_annotation(spec)]
+        if self.accepted:
+            options.append(self.accepted.format(dtype=f"np.{spec.dtype}"))
+        if spec.is_scalar:
+            options.insert(0, "float")
+        return " | ".join(dict.fromkeys(options))
+
+    def result_annotation(self, spec: Spec) -> str:
+        return (
+            self.dtype(spec)
+            if spec.is_scalar and self.scalar_results
+            else (self.array_annotation(spec))
+        )
+
+
+FLAVOURS: dict[str, Flavour] = {
+    "numpy": Flavour(
+        name="numpy",
+        template="flavour_numpy.py.jinja",
+        dtype_module="np",
+        array="npt.NDArray[{dtype}]",
+        accepted="",
+        scalar_results=True,
+        stdlib=(("typing", "TypeVar"),),
+    ),
+}
