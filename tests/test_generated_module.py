@@ -122,5 +122,7 @@ def test_float32_curve_keeps_float32() -> None:
 
 def test_lint_and_format_are_clean() -> None:
     for argv in (["ruff", "check", "."], ["black", "--check", "-q", "."]):
-        run = subprocess.run([sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True)
+        run = subprocess.run(
+            [sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True
+        )
         assert run.returncode == 0, f"{' '.join(argv)}:\n{run.stdout}{run.stderr}"
