@@ -8,6 +8,7 @@ error estimate per entry). They are written into the test file as literals.
 from __future__ import annotations
 
 import re
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,14 +26,6 @@ TEST_SEED = 20_261_126
 #: and rounding keeps the golden record stable across machines' last-bit differences.
 REFERENCE_DIGITS = 13
 
-#: Central differences err by about eps**p relative to the function's scale (see
-#: backends/finitediff.py): p = 2/3 for first derivatives (h = eps**(1/3)), p = 1/2 for nested
-#: second ones (h = eps**(1/4)); the value itself only by rounding, p = 1.
-FD_EXPONENT = {0: 1.0, 1: 2.0 / 3.0, 2: 0.5}
-#: The constant in front: the error terms are h^2 |f'''| / 6 + eps |f| / h and their second-order
-#: analogues, so the bound scales with the size of f and of its derivatives, which `scale` below
-#: measures; 30 covers the unknown ratio of higher derivatives to those (measured on the examples).
-FD_FACTOR = 30.0
 #: scipy's error estimate is itself an estimate; we allow ten times it.
 REFERENCE_ERROR_FACTOR = 10.0
 
@@ -192,6 +185,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     rng = np.random.default_rng(TEST_SEED)
     x_spec, y_spec = inspected.active.spec, inspected.output
     eps = max(x_spec.eps, y_spec.eps)
+    error = plan.backend_plan.error
     quantities = tuple(dict.fromkeys(r.name for f in plan.functions for r in f.results))
     shapes = {r.name: r for f in plan.functions for r in f.results}
     used = {p.name for f in plan.functions for p in f.params}
@@ -216,7 +210,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             ref, err = values[q]
             ref = ref.reshape(shapes[q].spec.shape)
             size = max(scale, float(np.max(np.abs(ref))))
-            atol = FD_FACTOR * eps ** FD_EXPONENT[quantity_order(q)] * size
+            atol = error.factor * eps ** error.exponents[quantity_order(q)] * size
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
             atol += size * 10.0 ** (1 - REFERENCE_DIGITS)  # the rounding of the literal
             expected.append(Expected(q, literal(ref, "float64", REFERENCE_DIGITS), f"{atol:.3e}"))
@@ -229,7 +223,11 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     return TestPlan(
         module=plan,
         reference_method="scipy.differentiate (adaptive, Richardson-extrapolated, order 8)",
-        tolerance_note=TOLERANCE_NOTE.format(eps=eps),
+        tolerance_note=textwrap.fill(
+            TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why)
+            + (EXACT_VARIANTS if error.variants_exact else ""),
+            width=96,
+        ),
         cases=tuple(cases),
         variant_pairs=variant_pairs(plan),
         checks=tuple(
@@ -241,12 +239,13 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     )
 
 
-TOLERANCE_NOTE = f"""Tolerances: atol = {FD_FACTOR:g} * eps**p * max(1, |f(x)|, |reference|)
-plus {REFERENCE_ERROR_FACTOR:g} times scipy's error estimate plus the rounding of the reference to
-{REFERENCE_DIGITS} significant digits, with eps = {{eps:.3e}} the unit
-roundoff of the coarser dtype and p = 1 for values, 2/3 for first and 1/2 for second
-derivatives: the error orders of central differences with steps eps**(1/3) and eps**(1/4).
-Variants must equal their plain operators exactly (the same arithmetic)."""
+TOLERANCE_NOTE = (
+    "Tolerances: atol = {factor:g} * eps**p * max(1, |f(x)|, |reference|)"
+    f" plus {REFERENCE_ERROR_FACTOR:g} times scipy's error estimate plus the rounding of the"
+    f" reference to {REFERENCE_DIGITS} significant digits, with eps = {{eps:.3e}} the unit"
+    " roundoff of the coarser dtype and {why}."
+)
+EXACT_VARIANTS = " Value variants must equal their plain operators exactly."
 
 
 def variant_pairs(plan: ModulePlan) -> tuple[tuple[FunctionPlan, FunctionPlan, int], ...]:

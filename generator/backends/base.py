@@ -11,6 +11,20 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class ErrorModel:
+    """How far a module's results may be from exact: the generated tests' tolerances.
+
+    atol = factor * eps**exponents[order] * max(1, |f(x)|, |reference|), with eps the unit
+    roundoff of the coarser of x's and f(x)'s dtypes and order 0 (the value), 1 or 2.
+    """
+
+    factor: float
+    exponents: tuple[float, float, float]
+    why: str  # one sentence for the generated tests' docstring
+    variants_exact: bool  # value variants compute bit-identical results to the plain operators
+
+
+@dataclass(frozen=True)
 class BackendPlan:
     """What a backend adds to the module plan: its template and the constants it prepared."""
 
@@ -20,6 +34,7 @@ class BackendPlan:
     constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
     helpers: tuple[str, ...]  # names of the template's helper macros this module needs
     description: str  # one paragraph for the module docstring
+    error: ErrorModel
 
 
 class Backend(Protocol):

@@ -21,11 +21,25 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..spec import EPS, Dtype
-from .base import BackendPlan
+from .base import BackendPlan, ErrorModel
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
     from ..operators import Operator
+
+
+#: Central differences err by about eps**p relative to the function's scale: p = 2/3 for first
+#: derivatives (h = eps**(1/3)), p = 1/2 for nested second ones (h = eps**(1/4)); the value only
+#: by rounding, p = 1. The error terms are h^2 |f^(3)| / 6 + eps |f| / h and their second-order
+#: analogues, so the bound scales with the size of f and of its derivatives; the factor 30 covers
+#: the unknown ratio of higher derivatives to those (measured errors on the examples: 1-2 eps**p).
+ERROR = ErrorModel(
+    factor=30.0,
+    exponents=(1.0, 2.0 / 3.0, 0.5),
+    why="p = 1 for values, 2/3 for first and 1/2 for second derivatives: the error orders of"
+    " central differences with steps eps**(1/3) and eps**(1/4)",
+    variants_exact=True,
+)
 
 
 def relative_steps(eps: float) -> tuple[float, float]:
@@ -75,6 +89,7 @@ class FiniteDiff:
                     f"eps**(1/4) for {dtype}: nested (second-order) steps",
                 ),
             ),
+            error=ERROR,
             description=(
                 "Central differences with steps relative to |x|: "
                 f"h = {step_1:.6g} * max(1, |x_i|) for first derivatives and "
