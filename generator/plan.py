@@ -216,7 +216,7 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         for op in ops
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
-    backend_plan = backend.plan(inspected, ops, outer)
+    backend_plan = backend.plan(inspected, functions, outer)
     record = (
         ("function", repr(target.function)),
         ("args", repr(tuple((arg.name, str(arg.spec)) for arg in inspected.args))),

@@ -1,33 +1,25 @@
-"""Stage 6: reference values and tolerances for a module's generated tests.
+"""Stage 6: the plan of a module's generated tests: points, references, tolerances, relations.
 
-References are computed at generation time in float64 with an independent, more accurate method
-than central differences: `scipy.differentiate` (adaptive steps, Richardson extrapolation, with an
-error estimate per entry). They are written into the test file as literals.
+The points are drawn from a seeded generator; references (references.py) are computed at
+generation time and written into the test file as literals, as are the tolerances.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import differentiate
 
 from .inspect_target import Inspected, draw
 from .operators import OPERATORS
 from .plan import FunctionPlan, ModulePlan
+from .references import REFERENCE_ERROR_FACTOR, Point, references
 
 N_CASES = 3
 TEST_SEED = 20_261_126
-#: Significant digits written for a reference: scipy's own error is far above the 13th digit,
-#: and rounding keeps the golden record stable across machines' last-bit differences.
-REFERENCE_DIGITS = 13
-
-#: scipy's error estimate is itself an estimate; we allow ten times it.
-REFERENCE_ERROR_FACTOR = 10.0
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -96,88 +88,8 @@ def literal(array: npt.NDArray[np.floating], dtype: str, digits: int | None = No
     return f"np.array({values.tolist()!r}, dtype=np.{dtype})"
 
 
-def vectorized(
-    fn: Callable[[FloatArray], FloatArray], shape: tuple[int, ...], scalar: bool
-) -> Callable[[FloatArray], FloatArray]:
-    """Adapt fn to scipy.differentiate's calling convention: inputs (n, ...) -> outputs (m, ...)."""
-
-    def wrapped(points: FloatArray) -> FloatArray:
-        batch = points.shape[1:]
-        flat = points.reshape(points.shape[0], -1)
-        outputs = [fn(flat[:, k].reshape(shape)).reshape(-1) for k in range(flat.shape[1])]
-        stacked = np.stack(outputs, axis=-1)
-        return stacked.reshape(batch) if scalar else stacked.reshape(-1, *batch)
-
-    return wrapped
-
-
-def component(fn: Callable[[FloatArray], FloatArray], i: int) -> Callable[[FloatArray], FloatArray]:
-    """The i-th output of fn, as a function of its own."""
-    return lambda z: fn(z).reshape(-1)[i : i + 1].reshape(())
-
-
-def reference_derivatives(
-    fn: Callable[[FloatArray], FloatArray], x: FloatArray, y_size: int, order: int
-) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Jacobian (m, n) and, for order 2, Hessian (n, n) or second derivatives (m,), with errors."""
-    out: dict[str, tuple[FloatArray, FloatArray]] = {}
-    jac = differentiate.jacobian(vectorized(fn, x.shape, False), x.reshape(-1))
-    out["J"] = (
-        np.asarray(jac.df).reshape(y_size, x.size),
-        np.asarray(jac.error).reshape(y_size, x.size),
-    )
-    if order == 2 and y_size == 1:
-        hess = differentiate.hessian(vectorized(fn, x.shape, True), x.reshape(-1))
-        out["H"] = (np.asarray(hess.ddf), np.asarray(hess.error))
-    if order == 2 and x.ndim == 0:  # the second derivative of each output
-        parts = (
-            [out["H"]]
-            if y_size == 1
-            else [
-                (np.asarray(s.ddf), np.asarray(s.error))
-                for s in (
-                    differentiate.hessian(
-                        vectorized(component(fn, i), x.shape, True), x.reshape(-1)
-                    )
-                    for i in range(y_size)
-                )
-            ]
-        )
-        out["D2"] = (
-            np.array([float(ddf.reshape(())) for ddf, _ in parts]),
-            np.array([float(error.reshape(())) for _, error in parts]),
-        )
-    return out
-
-
 def quantity_order(name: str) -> int:
     return 0 if name == "value" else OPERATORS[name].order if name in OPERATORS else 1
-
-
-def reference_values(
-    refs: dict[str, tuple[FloatArray, FloatArray]],
-    value: FloatArray,
-    x: FloatArray,
-    dx: FloatArray,
-    dy: FloatArray,
-) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Each quantity's reference value and error estimate, shaped as the module returns it."""
-    jac, jac_err = refs["J"]
-    out = {
-        "value": (value, np.zeros_like(value)),
-        "pushforward": (jac @ dx.reshape(-1), np.abs(jac_err) @ np.abs(dx.reshape(-1))),
-        "pullback": (dy.reshape(-1) @ jac, np.abs(dy.reshape(-1)) @ np.abs(jac_err)),
-        "derivative": (jac[:, 0], jac_err[:, 0]),
-        "gradient": (jac[0], jac_err[0]),
-        "jacobian": (jac, jac_err),
-    }
-    if "H" in refs:
-        hess, hess_err = refs["H"]
-        out["hessian"] = (hess, hess_err)
-        out["hvp"] = (hess @ dx.reshape(-1), np.abs(hess_err) @ np.abs(dx.reshape(-1)))
-    if "D2" in refs:
-        out["second_derivative"] = refs["D2"]
-    return out
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -187,46 +99,37 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     eps = max(x_spec.eps, y_spec.eps)
     error = plan.backend_plan.error
     quantities = tuple(dict.fromkeys(r.name for f in plan.functions for r in f.results))
-    shapes = {r.name: r for f in plan.functions for r in f.results}
+    shapes = {r.name: r.spec.shape for f in plan.functions for r in f.results}
     used = {p.name for f in plan.functions for p in f.params}
-    order = max(quantity_order(q) for q in quantities)
-    cases = []
+    points = []
     for _ in range(N_CASES):
-        point = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
-        dx, dy = draw(x_spec, rng), draw(y_spec, rng)
-        wide = {name: value.astype(np.float64) for name, value in point.items()}
-
-        def fn(z: FloatArray, wide: dict[str, FloatArray] = wide) -> FloatArray:
-            args = [z if arg.active else wide[arg.name] for arg in inspected.args]
-            return np.asarray(inspected.function(*args), dtype=np.float64)
-
-        x64 = wide[inspected.active.name]
-        value = fn(x64)
-        refs = reference_derivatives(fn, x64, y_spec.size, order)
-        values = reference_values(refs, value, x64, dx.astype(np.float64), dy.astype(np.float64))
-        scale = max(1.0, float(np.max(np.abs(value))))
+        args = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
+        points.append(Point(args, draw(x_spec, rng), draw(y_spec, rng)))
+    found = references(inspected, quantities, points)
+    cases = []
+    for point, values in zip(points, found.values, strict=True):
+        scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
         expected = []
         for q in quantities:
             ref, err = values[q]
-            ref = ref.reshape(shapes[q].spec.shape)
             size = max(scale, float(np.max(np.abs(ref))))
             atol = error.factor * eps ** error.exponents[quantity_order(q)] * size
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
-            atol += size * 10.0 ** (1 - REFERENCE_DIGITS)  # the rounding of the literal
-            expected.append(Expected(q, literal(ref, "float64", REFERENCE_DIGITS), f"{atol:.3e}"))
-        inputs = [(arg.name, literal(point[arg.name], arg.spec.dtype)) for arg in inspected.args]
+            atol += size * 10.0 ** (1 - found.digits)  # the rounding of the literal
+            shaped = ref.reshape(shapes[q])
+            expected.append(Expected(q, literal(shaped, "float64", found.digits), f"{atol:.3e}"))
+        inputs = [(a.name, literal(point.args[a.name], a.spec.dtype)) for a in inspected.args]
         if "dx" in used:
-            inputs.append(("dx", literal(dx, x_spec.dtype)))
+            inputs.append(("dx", literal(point.dx, x_spec.dtype)))
         if "dy" in used:
-            inputs.append(("dy", literal(dy, y_spec.dtype)))
+            inputs.append(("dy", literal(point.dy, y_spec.dtype)))
         cases.append(Case(tuple(inputs), tuple(expected)))
+    note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
     return TestPlan(
         module=plan,
-        reference_method="scipy.differentiate (adaptive, Richardson-extrapolated, order 8)",
+        reference_method=found.method,
         tolerance_note=textwrap.fill(
-            TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why)
-            + (EXACT_VARIANTS if error.variants_exact else ""),
-            width=96,
+            note + (EXACT_VARIANTS if error.variants_exact else ""), width=96
         ),
         cases=tuple(cases),
         variant_pairs=variant_pairs(plan),
@@ -240,10 +143,8 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
 
 
 TOLERANCE_NOTE = (
-    "Tolerances: atol = {factor:g} * eps**p * max(1, |f(x)|, |reference|)"
-    f" plus {REFERENCE_ERROR_FACTOR:g} times scipy's error estimate plus the rounding of the"
-    f" reference to {REFERENCE_DIGITS} significant digits, with eps = {{eps:.3e}} the unit"
-    " roundoff of the coarser dtype and {why}."
+    "Tolerances: atol = {factor:g} * eps**p * max(1, |f(x)|, |reference|) {ref}, with"
+    " eps = {eps:.3e} the unit roundoff of the coarser dtype and {why}."
 )
 EXACT_VARIANTS = " Value variants must equal their plain operators exactly."
 

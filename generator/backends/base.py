@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
-    from ..operators import Operator
+    from ..plan import FunctionPlan
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ class Backend(Protocol):
     flavour: str  # the array library of its modules: "numpy", "jax" or "torch"
     operators: tuple[str, ...]  # the operators it can generate
 
-    def plan(self, inspected: Inspected, ops: tuple[Operator, ...], outer: str) -> BackendPlan:
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
         """Prepare everything the backend's template needs for this target and outer backend."""
         ...

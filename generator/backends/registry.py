@@ -5,11 +5,15 @@ from __future__ import annotations
 from ..errors import DiffgenError
 from .base import Backend
 from .finitediff import FiniteDiff
+from .sympy_backend import Sympy
 
-BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (FiniteDiff(),)}
+BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (FiniteDiff(), Sympy())}
 
 #: (outer, inner) pairs valid for second-order operators.
-PAIRS: tuple[tuple[str, str], ...] = (("finitediff", "finitediff"),)
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("finitediff", "finitediff"),
+    ("sympy", "sympy"),
+)
 
 
 def get_backend(name: str) -> Backend:

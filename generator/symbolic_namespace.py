@@ -1,0 +1,601 @@
+"""The SymPy-backed Array API namespace that a `SymbolicArray`'s `__array_namespace__` returns.
+
+It covers the common subset of the standard that the sympy backend can trace: elementwise math,
+comparisons and `where`, reductions, matmul and `linalg.vector_norm`, reshaping, concat/stack and
+creation functions. `NAMESPACE` is one immutable object; a name outside the subset raises an
+`UnsupportedError` (a SymbolicError that is also an AttributeError, so `hasattr(xp, "fft")` is
+False) naming the function and the backends that can take it. Functions accept symbolic arrays,
+Python numbers and numpy arrays alike; numbers and numpy arrays become constant expressions.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import sympy
+
+from .symbolic import (
+    BOOL,
+    FLOAT64,
+    OTHER_BACKENDS,
+    DType,
+    Exprs,
+    Rule,
+    SymbolicArray,
+    SymbolicError,
+    arithmetic,
+    as_dtype,
+    as_operand,
+    broadcast_shape,
+    comparison,
+    convert,
+    division,
+    elementwise,
+    floating,
+    logical,
+    matmul,
+    matrix_transpose,
+    to_expr,
+    wrap,
+)
+
+
+class UnsupportedError(SymbolicError, AttributeError):
+    """A namespace function outside the subset the sympy backend traces."""
+
+
+def asarray(
+    obj: object, /, *, dtype: object = None, device: object = None, copy: object = None
+) -> SymbolicArray:
+    """A symbolic array as it is; numbers, numpy arrays and (nested) lists as constants."""
+    if isinstance(obj, SymbolicArray):
+        result = obj
+    elif isinstance(obj, list | tuple):
+        result = stack([asarray(item) for item in obj]) if obj else zeros((0,))
+    else:
+        value = as_operand(obj, "xp.asarray")
+        result = SymbolicArray(value.data, arithmetic([value], "xp.asarray"))
+    return result if dtype is None else convert(result, dtype)
+
+
+def _apply(name: str, function: Callable[..., Any], rule: Rule, arity: int) -> Callable[..., Any]:
+    """A namespace function that applies a scalar SymPy function elementwise."""
+    what = f"xp.{name}"
+
+    def apply(*args: object) -> SymbolicArray:
+        if len(args) != arity:
+            raise TypeError(f"{what} takes {arity} arrays, got {len(args)}")
+        operands = [as_operand(arg, what) for arg in args]
+        return elementwise(what, function, operands, rule(operands, what))
+
+    apply.__name__ = apply.__qualname__ = name
+    return apply
+
+
+#: name -> (scalar SymPy function, dtype rule) of the unary elementwise functions.
+_UNARY: dict[str, tuple[Callable[..., Any], Rule]] = {
+    "abs": (sympy.Abs, arithmetic),
+    "acos": (sympy.acos, division),
+    "acosh": (sympy.acosh, division),
+    "asin": (sympy.asin, division),
+    "asinh": (sympy.asinh, division),
+    "atan": (sympy.atan, division),
+    "atanh": (sympy.atanh, division),
+    "ceil": (sympy.ceiling, arithmetic),
+    "cos": (sympy.cos, division),
+    "cosh": (sympy.cosh, division),
+    "exp": (sympy.exp, division),
+    "expm1": (lambda a: sympy.exp(a) - 1, division),
+    "floor": (sympy.floor, arithmetic),
+    "log": (sympy.log, division),
+    "log1p": (lambda a: sympy.log(1 + a), division),
+    "log2": (lambda a: sympy.log(a, 2), division),
+    "log10": (lambda a: sympy.log(a, 10), division),
+    "logical_not": (sympy.Not, logical),
+    "negative": (operator.neg, arithmetic),
+    "positive": (operator.pos, arithmetic),
+    "reciprocal": (lambda a: 1 / a, division),
+    "sign": (sympy.sign, arithmetic),
+    "sin": (sympy.sin, division),
+    "sinh": (sympy.sinh, division),
+    "sqrt": (sympy.sqrt, division),
+    "square": (lambda a: a**2, arithmetic),
+    "tan": (sympy.tan, division),
+    "tanh": (sympy.tanh, division),
+}
+
+#: name -> (scalar SymPy function, dtype rule) of the binary elementwise functions.
+_BINARY: dict[str, tuple[Callable[..., Any], Rule]] = {
+    "add": (operator.add, arithmetic),
+    "atan2": (sympy.atan2, division),
+    "divide": (operator.truediv, division),
+    "equal": (sympy.Eq, comparison),
+    "floor_divide": (operator.floordiv, arithmetic),
+    "greater": (operator.gt, comparison),
+    "greater_equal": (operator.ge, comparison),
+    "hypot": (lambda a, b: sympy.sqrt(a**2 + b**2), division),
+    "less": (operator.lt, comparison),
+    "less_equal": (operator.le, comparison),
+    "logaddexp": (lambda a, b: sympy.log(sympy.exp(a) + sympy.exp(b)), division),
+    "logical_and": (sympy.And, logical),
+    "logical_or": (sympy.Or, logical),
+    "maximum": (sympy.Max, arithmetic),
+    "minimum": (sympy.Min, arithmetic),
+    "multiply": (operator.mul, arithmetic),
+    "not_equal": (sympy.Ne, comparison),
+    "pow": (operator.pow, arithmetic),
+    "remainder": (operator.mod, arithmetic),
+    "subtract": (operator.sub, arithmetic),
+}
+
+
+def where(condition: object, x1: object, x2: object, /) -> SymbolicArray:
+    """x1 where condition holds, else x2: a Piecewise per element."""
+    operands = [as_operand(value, "xp.where") for value in (condition, x1, x2)]
+    if operands[0].kind != "b":
+        raise SymbolicError(
+            "xp.where with a non-boolean condition",
+            "the Array API takes a boolean array as the condition",
+            "compare to make the condition, as xp.where(x > 0, x, 0.0)",
+        )
+    dtype = arithmetic(operands[1:], "xp.where")
+    return elementwise("xp.where", _piecewise, operands, dtype)
+
+
+def _piecewise(condition: Any, a: Any, b: Any) -> Any:
+    return sympy.Piecewise((a, condition), (b, True))
+
+
+def clip(x: object, /, min: object = None, max: object = None) -> SymbolicArray:
+    """x limited to [min, max]; a bound left out is no bound."""
+    result = asarray(x)
+    if min is not None:
+        result = _binary_functions["maximum"](result, min)
+    if max is not None:
+        result = _binary_functions["minimum"](result, max)
+    return result
+
+
+def _ints(value: object, what: str) -> tuple[int, ...]:
+    """An int or a sequence of ints (a shape, axes) as a tuple of Python ints."""
+    try:
+        if isinstance(value, int | np.integer):
+            return (operator.index(value),)
+        if isinstance(value, Sequence):
+            return tuple(operator.index(item) for item in value)
+    except TypeError:
+        pass
+    raise SymbolicError(
+        f"{what}: {value!r} is not an int or a tuple of ints",
+        "shapes and axes are fixed when the function is traced",
+        "pass Python ints (x.shape holds them)",
+    )
+
+
+def _axes(axis: object, ndim: int, what: str) -> tuple[int, ...]:
+    """An axis argument (None, an int or a tuple) as sorted non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = _ints(axis, what)
+    normalized = sorted({a % ndim for a in axes if -ndim <= a < ndim})
+    if len(normalized) != len(axes):
+        raise SymbolicError(
+            f"{what}: axis {axis!r} does not fit an array of {ndim} dimensions",
+            f"each axis lies in [-{ndim}, {ndim}) and appears once",
+            "check the axis against the array's shape",
+        )
+    return tuple(normalized)
+
+
+def _reduce(
+    what: str, x: object, axis: object, keepdims: bool, combine: Callable[..., Any]
+) -> tuple[Exprs, DType]:
+    """Combine the elements along the axes with one call of `combine` per result element."""
+    array = asarray(x)
+    data = array.expressions
+    axes = _axes(axis, array.ndim, what)
+    kept = tuple(a for a in range(array.ndim) if a not in axes)
+    shape = tuple(data.shape[a] for a in kept)
+    length = math.prod(data.shape[a] for a in axes)
+    rows = np.transpose(data, kept + axes).reshape((*shape, length))
+    result = np.empty(shape, dtype=object)
+    for index in np.ndindex(*shape):
+        result[index] = combine(*rows[index])
+    if keepdims:
+        result = result.reshape(tuple(1 if a in axes else n for a, n in enumerate(data.shape)))
+    return wrap(result), array.dtype
+
+
+def _reduction(
+    name: str, combine: Callable[..., Any], result: Callable[[DType], DType]
+) -> Callable[..., SymbolicArray]:
+    """A reduction `xp.NAME(x, axis=None, keepdims=False)` over the given axes."""
+
+    def reduce(
+        x: object, /, *, axis: object = None, dtype: object = None, keepdims: bool = False
+    ) -> SymbolicArray:
+        data, source = _reduce(f"xp.{name}", x, axis, keepdims, combine)
+        return SymbolicArray(data, result(source) if dtype is None else as_dtype(dtype))
+
+    reduce.__name__ = reduce.__qualname__ = name
+    return reduce
+
+
+def _extremum(function: Callable[..., Any]) -> Callable[..., Any]:
+    def combine(*terms: Any) -> Any:
+        if not terms:
+            raise SymbolicError(
+                "a maximum or minimum over no elements",
+                "it has no value",
+                "reduce over a non-empty axis",
+            )
+        return function(*terms)
+
+    return combine
+
+
+def _summed(dtype: DType) -> DType:
+    """The dtype of a sum or product: floating dtypes kept, integers and booleans int64."""
+    return dtype if dtype.kind == "f" else np.dtype(np.int64)
+
+
+def vecdot(x1: object, x2: object, /, *, axis: int = -1) -> SymbolicArray:
+    """The dot product along an axis (the last by default) of broadcast arrays."""
+    product = asarray(x1) * asarray(x2)
+    data, dtype = _reduce("xp.vecdot", product, axis, False, sympy.Add)
+    return SymbolicArray(data, dtype)
+
+
+def _norm(ord: object) -> Callable[..., Any] | None:
+    """How the vector p-norm for `ord` combines the elements; None for an unsupported ord."""
+    if ord == 2:
+        return lambda *t: sympy.sqrt(sympy.Add(*(e**2 for e in t)))
+    if ord == 1:
+        return lambda *t: sympy.Add(*(sympy.Abs(e) for e in t))
+    if ord in (math.inf, -math.inf):
+        extremum = _extremum(sympy.Max if ord == math.inf else sympy.Min)
+        return lambda *t: extremum(*(sympy.Abs(e) for e in t))
+    if isinstance(ord, int | float) and ord > 0:
+        p = to_expr(ord)
+        return lambda *t: sympy.Add(*(sympy.Abs(e) ** p for e in t)) ** (1 / p)
+    return None
+
+
+def vector_norm(
+    x: object, /, *, axis: object = None, keepdims: bool = False, ord: object = 2
+) -> SymbolicArray:
+    """The p-norm over the axes (all by default): ord 2, 1, inf, -inf or any other p > 0."""
+    combine = _norm(ord)
+    if combine is None:
+        raise SymbolicError(
+            f"xp.linalg.vector_norm with ord={ord!r} is not supported by the sympy backend",
+            "it traces the norms with ord 2, 1, inf, -inf and any other p > 0",
+            f"use one of those, or {OTHER_BACKENDS}",
+        )
+    data, dtype = _reduce("xp.linalg.vector_norm", x, axis, keepdims, combine)
+    return SymbolicArray(data, floating(dtype))
+
+
+def _shaped(what: str, function: Callable[[Exprs], Any], x: object) -> SymbolicArray:
+    """Apply a numpy shape function to the expressions; numpy's errors become SymbolicErrors."""
+    array = asarray(x)
+    try:
+        return SymbolicArray(wrap(function(array.expressions)), array.dtype)
+    except ValueError as error:
+        raise SymbolicError(
+            f"{what} on an array of shape {array.shape}: {error}",
+            "the shapes and axes given do not fit the array",
+            "check them against the argument specs",
+        ) from error
+
+
+def reshape(x: object, /, shape: object, *, copy: object = None) -> SymbolicArray:
+    dims = _ints(shape, "xp.reshape")
+    return _shaped("xp.reshape", lambda data: np.reshape(data, dims), x)
+
+
+def permute_dims(x: object, /, axes: object) -> SymbolicArray:
+    order = _ints(axes, "xp.permute_dims")
+    return _shaped("xp.permute_dims", lambda data: np.transpose(data, order), x)
+
+
+def broadcast_to(x: object, /, shape: object) -> SymbolicArray:
+    dims = _ints(shape, "xp.broadcast_to")
+    return _shaped("xp.broadcast_to", lambda data: np.broadcast_to(data, dims), x)
+
+
+def expand_dims(x: object, /, axis: int = 0) -> SymbolicArray:
+    return _shaped("xp.expand_dims", lambda data: np.expand_dims(data, axis), x)
+
+
+def squeeze(x: object, /, axis: int | tuple[int, ...]) -> SymbolicArray:
+    return _shaped("xp.squeeze", lambda data: np.squeeze(data, axis), x)
+
+
+def flip(x: object, /, *, axis: int | tuple[int, ...] | None = None) -> SymbolicArray:
+    return _shaped("xp.flip", lambda data: np.flip(data, axis), x)
+
+
+def broadcast_arrays(*arrays: object) -> list[SymbolicArray]:
+    items = [asarray(array) for array in arrays]
+    shape = broadcast_shape("xp.broadcast_arrays", [item.shape for item in items])
+    return [broadcast_to(item, shape) for item in items]
+
+
+def _joined(
+    what: str, join: Callable[..., Any], arrays: Sequence[object], axis: int
+) -> SymbolicArray:
+    """Join arrays with numpy's concatenate or stack; their dtypes promote."""
+    items = [asarray(array) for array in arrays]
+    if not items:
+        raise SymbolicError(f"{what} of no arrays", "there is nothing to join", "pass arrays")
+    dtype = arithmetic([item.operand for item in items], what)
+    try:
+        return SymbolicArray(wrap(join([item.expressions for item in items], axis=axis)), dtype)
+    except ValueError as error:
+        shapes = ", ".join(str(item.shape) for item in items)
+        raise SymbolicError(
+            f"{what} of arrays of shapes {shapes} along axis {axis}: {error}",
+            "the arrays must agree in every dimension but the one joined along",
+            "reshape or index the arrays so that their shapes agree",
+        ) from error
+
+
+def concat(arrays: Sequence[object], /, *, axis: int | None = 0) -> SymbolicArray:
+    if axis is None:
+        return concat([reshape(array, (-1,)) for array in arrays], axis=0)
+    return _joined("xp.concat", np.concatenate, arrays, axis)
+
+
+def stack(arrays: Sequence[object], /, *, axis: int = 0) -> SymbolicArray:
+    return _joined("xp.stack", np.stack, arrays, axis)
+
+
+def _fill(shape: object, value: Any, dtype: DType) -> SymbolicArray:
+    dims = _ints(shape, "an array creation function")
+    if any(dim < 0 for dim in dims):
+        raise SymbolicError(
+            f"the shape {shape!r} has a negative size", "sizes count elements", "pass sizes >= 0"
+        )
+    data = np.empty(dims, dtype=object)
+    data.fill(value)
+    return SymbolicArray(data, dtype)
+
+
+def _unit(dtype: DType, one: bool) -> Any:
+    if dtype.kind == "b":
+        return sympy.true if one else sympy.false
+    return sympy.S.One if one else sympy.S.Zero
+
+
+def full(
+    shape: object, fill_value: object, *, dtype: object = None, device: object = None
+) -> SymbolicArray:
+    value = asarray(fill_value)
+    if value.ndim != 0:
+        raise SymbolicError(
+            f"xp.full with a fill value of shape {value.shape}",
+            "the fill value is one number",
+            "use xp.broadcast_to for arrays",
+        )
+    target = value.dtype if dtype is None else as_dtype(dtype)
+    return convert(_fill(shape, value.expressions[()], value.dtype), target)
+
+
+def zeros(shape: object, *, dtype: object = None, device: object = None) -> SymbolicArray:
+    target = FLOAT64 if dtype is None else as_dtype(dtype)
+    return _fill(shape, _unit(target, False), target)
+
+
+def ones(shape: object, *, dtype: object = None, device: object = None) -> SymbolicArray:
+    target = FLOAT64 if dtype is None else as_dtype(dtype)
+    return _fill(shape, _unit(target, True), target)
+
+
+def _like(create: Callable[..., SymbolicArray]) -> Callable[..., SymbolicArray]:
+    def like(x: object, /, *args: object, dtype: object = None, device: object = None) -> Any:
+        array = asarray(x)
+        return create(array.shape, *args, dtype=array.dtype if dtype is None else dtype)
+
+    like.__name__ = like.__qualname__ = f"{create.__name__}_like"
+    return like
+
+
+def eye(
+    n_rows: int,
+    n_cols: int | None = None,
+    /,
+    *,
+    k: int = 0,
+    dtype: object = None,
+    device: object = None,
+) -> SymbolicArray:
+    target = FLOAT64 if dtype is None else as_dtype(dtype)
+    cols = n_rows if n_cols is None else n_cols
+    data = np.full((n_rows, cols), _unit(target, False), dtype=object)
+    data[np.eye(n_rows, cols, k=k, dtype=np.bool_)] = _unit(target, True)
+    return SymbolicArray(data, target)
+
+
+def _number(value: object) -> int | float:
+    """A Python number for a size or bound (a symbolic one must have a concrete value)."""
+    if isinstance(value, int | np.integer):
+        return operator.index(value)
+    if isinstance(value, SymbolicArray) and value.dtype.kind in "iu":
+        return int(value)
+    if isinstance(value, float | np.floating | SymbolicArray):
+        return float(value)
+    raise SymbolicError(
+        f"{value!r} is not a number",
+        "the bounds and sizes of arange and linspace are Python numbers",
+        "pass numbers",
+    )
+
+
+def arange(
+    start: object,
+    /,
+    stop: object = None,
+    step: object = 1,
+    *,
+    dtype: object = None,
+    device: object = None,
+) -> SymbolicArray:
+    """start, start + step, ... below stop; exact integers where the numbers are integers."""
+    first, last = (0, _number(start)) if stop is None else (_number(start), _number(stop))
+    delta = _number(step)
+    if delta == 0:
+        raise SymbolicError("xp.arange with step 0", "it would never end", "pass a nonzero step")
+    count = max(0, math.ceil((last - first) / delta))
+    numbers = [first + i * delta for i in range(count)]
+    integral = all(isinstance(v, int) for v in (first, last, delta))
+    target = (np.dtype(np.int64) if integral else FLOAT64) if dtype is None else as_dtype(dtype)
+    data = np.empty(count, dtype=object)
+    data[:] = [to_expr(number) for number in numbers]
+    return SymbolicArray(data, target)
+
+
+def linspace(
+    start: object,
+    stop: object,
+    /,
+    num: int,
+    *,
+    dtype: object = None,
+    device: object = None,
+    endpoint: bool = True,
+) -> SymbolicArray:
+    values = np.linspace(_number(start), _number(stop), num, endpoint=endpoint)
+    return asarray(values, dtype=FLOAT64 if dtype is None else dtype)
+
+
+def finfo(type: object, /) -> np.finfo[Any]:
+    """Machine limits of a floating dtype, as numpy gives them."""
+    dtype = type.dtype if isinstance(type, SymbolicArray) else as_dtype(type)
+    return np.finfo(dtype)
+
+
+def astype(x: object, dtype: object, /, *, copy: bool = True) -> SymbolicArray:
+    return convert(asarray(x), dtype)
+
+
+def _matrix_transpose(x: object, /) -> SymbolicArray:
+    return matrix_transpose(asarray(x))
+
+
+class Namespace:
+    """An immutable namespace: its members by name; any other name raises UnsupportedError."""
+
+    __slots__ = ("_members", "_prefix")
+
+    def __init__(self, prefix: str, members: Mapping[str, object]) -> None:
+        object.__setattr__(self, "_prefix", prefix)
+        object.__setattr__(self, "_members", MappingProxyType(dict(members)))
+
+    def __getattr__(self, name: str) -> Any:
+        if name in Namespace.__slots__:
+            raise AttributeError(name)
+        try:
+            return self._members[name]
+        except KeyError:
+            pass
+        if name.startswith("_"):
+            raise AttributeError(f"the sympy namespace has no attribute {name!r}")
+        raise UnsupportedError(
+            f"{self._prefix}.{name} is not supported by the sympy backend",
+            "SymPy traces only the common Array API subset listed in the docs "
+            "(DESIGN.md, Authoring functions)",
+            f"use {OTHER_BACKENDS} for this function, or rewrite it with the supported "
+            f"functions: {', '.join(SUPPORTED)}",
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("the sympy namespace is read-only")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("the sympy namespace is read-only")
+
+    def __dir__(self) -> list[str]:
+        return sorted(self._members)
+
+    def __repr__(self) -> str:
+        return f"<the sympy backend's Array API namespace {self._prefix}>"
+
+
+_unary_functions = {name: _apply(name, *entry, arity=1) for name, entry in _UNARY.items()}
+_binary_functions = {name: _apply(name, *entry, arity=2) for name, entry in _BINARY.items()}
+
+_LINALG: dict[str, object] = {
+    "matmul": matmul,
+    "matrix_transpose": _matrix_transpose,
+    "vecdot": vecdot,
+    "vector_norm": vector_norm,
+}
+
+_MEMBERS: dict[str, object] = {
+    **_unary_functions,
+    **_binary_functions,
+    "arange": arange,
+    "asarray": asarray,
+    "astype": astype,
+    "broadcast_arrays": broadcast_arrays,
+    "broadcast_to": broadcast_to,
+    "clip": clip,
+    "concat": concat,
+    "expand_dims": expand_dims,
+    "eye": eye,
+    "finfo": finfo,
+    "flip": flip,
+    "full": full,
+    "full_like": _like(full),
+    "linspace": linspace,
+    "matmul": matmul,
+    "matrix_transpose": _matrix_transpose,
+    "max": _reduction("max", _extremum(sympy.Max), lambda dtype: dtype),
+    "mean": _reduction("mean", lambda *t: sympy.Add(*t) / len(t), floating),
+    "min": _reduction("min", _extremum(sympy.Min), lambda dtype: dtype),
+    "ones": ones,
+    "ones_like": _like(ones),
+    "permute_dims": permute_dims,
+    "prod": _reduction("prod", sympy.Mul, _summed),
+    "reshape": reshape,
+    "squeeze": squeeze,
+    "stack": stack,
+    "sum": _reduction("sum", sympy.Add, _summed),
+    "vecdot": vecdot,
+    "where": where,
+    "zeros": zeros,
+    "zeros_like": _like(zeros),
+    # dtypes and constants (exact SymPy numbers: pi stays pi in the expressions)
+    "bool": BOOL,
+    "int32": np.dtype(np.int32),
+    "int64": np.dtype(np.int64),
+    "float32": np.dtype(np.float32),
+    "float64": FLOAT64,
+    "e": sympy.E,
+    "inf": sympy.oo,
+    "nan": sympy.nan,
+    "newaxis": None,
+    "pi": sympy.pi,
+}
+
+#: The public names of the namespace, sorted; `linalg.` names are those of its linalg extension.
+SUPPORTED: tuple[str, ...] = tuple(
+    sorted([*_MEMBERS, "linalg", *(f"linalg.{name}" for name in _LINALG)])
+)
+
+LINALG = Namespace("xp.linalg", {"__name__": "generator.symbolic.linalg", **_LINALG})
+NAMESPACE = Namespace(
+    "xp",
+    {
+        "__name__": "generator.symbolic",
+        "__array_api_version__": "2023.12",
+        "linalg": LINALG,
+        **_MEMBERS,
+    },
+)
