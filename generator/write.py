@@ -84,10 +84,18 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
+        os.chmod(temporary, path.stat().st_mode if path.exists() else 0o666 & ~umask())
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+
+
+def umask() -> int:
+    """The process's file-creation mask (mkstemp makes files private; ours follow the mask)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def write_files(files: tuple[GeneratedFile, ...], force: bool) -> None:

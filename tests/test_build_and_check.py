@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from generator import write
 from tests.conftest import Project
 
 Run = Callable[..., tuple[int, str, str]]
@@ -29,6 +30,9 @@ def test_build_then_check_is_clean(diffgen: Run, project: Project) -> None:
     assert code == 0, err
     assert out.split() == ["wrote", "gen/rosen_fd.py", "wrote", "gen/test_rosen_fd.py"]
     assert diffgen("check")[0] == 0
+    mode = (project.root / "gen/rosen_fd.py").stat().st_mode & 0o777
+    assert mode == 0o666 & ~write.umask(), oct(mode)  # not mkstemp's private 0o600
+    assert not list((project.root / "gen").glob(".*.tmp")), "no temporary file is left behind"
 
 
 def test_check_names_a_hand_edited_file(diffgen: Run, project: Project) -> None:
