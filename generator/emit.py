@@ -8,12 +8,14 @@ tried (see the README's sympy section), so there is no size threshold at which n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sympy
+from sympy.printing.numpy import JaxPrinter
 from sympy.printing.pycode import PythonCodePrinter
+from sympy.printing.pytorch import TorchPrinter
 
 from .derivatives import Row
 
@@ -31,6 +33,49 @@ class MathPrinter(PythonCodePrinter):  # type: ignore[misc]  # sympy is untyped
 
     def _print_Float(self, expr: Expr) -> str:
         return repr(float(expr))
+
+
+class JaxCodePrinter(JaxPrinter):  # type: ignore[misc]
+    """sympy's jax.numpy printer, with floats printed exactly."""
+
+    _print_Float = MathPrinter._print_Float
+
+
+class TorchCodePrinter(TorchPrinter):  # type: ignore[misc]
+    """sympy's torch printer, with floats printed exactly."""
+
+    _print_Float = MathPrinter._print_Float
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How statements are printed for one array library.
+
+    `math` evaluates on Python floats (the sympy backend's own modules); `jax` and `torch` print
+    the same expressions over 0-d arrays, so that an inner sympy derivative can be differentiated
+    again by a jax or torch outer backend.
+    """
+
+    name: str
+    printer: Callable[[], Any]
+    unpack: str  # how an argument becomes its elements: {targets}, {name}
+    stack: str  # how entries become a flat array: {items}, {dtype}, {like}
+
+
+DIALECTS = {
+    "math": Dialect(
+        "math", MathPrinter, "{targets} = {name}.reshape(-1).tolist()",
+        "np.array([{items}], dtype={dtype})",
+    ),
+    "jax": Dialect(
+        "jax", JaxCodePrinter, "{targets} = {name}.reshape(-1)",
+        "jax.numpy.stack([{items}]).astype({dtype})",
+    ),
+    "torch": Dialect(
+        "torch", TorchCodePrinter, "{targets} = {name}.reshape(-1)",
+        "torch.stack(torch.broadcast_tensors({like}, {items})[1:]).to({dtype})",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -64,9 +109,13 @@ class Emitted:
     uses_math: bool
 
 
-def emit(results: Sequence[Result]) -> Emitted:
-    """Statements computing each result into `_<name>`, with shared temporaries `_t0, _t1, ...`."""
-    printer = MathPrinter()
+def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Emitted:
+    """Statements computing each result into `_<name>`, with shared temporaries `_t0, _t1, ...`.
+
+    `like` names an element of the arguments whose dtype and device torch's stack follows.
+    """
+    style = DIALECTS[dialect]
+    printer = style.printer()
     layouts = [(r, r.nonzeros()) for r in results]
     exprs = [v for _, nonzeros in layouts for _, v in nonzeros]
     temporaries, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_t"), order="none")
@@ -79,13 +128,15 @@ def emit(results: Sequence[Result]) -> Emitted:
         printed = [printer.doprint(e) for e in reduced[position : position + len(nonzeros)]]
         position += len(nonzeros)
         target = f"_{result.name}"
-        if result.scalar:
+        if result.scalar and dialect == "math":
             lines.append(f"{target} = {printed[0] if printed else '0.0'}")
-        elif len(nonzeros) >= SPARSE_BELOW * result.size:
+        elif len(nonzeros) >= SPARSE_BELOW * result.size or dialect != "math":
             dense = ["0.0"] * result.size
             for (k, _), text in zip(nonzeros, printed, strict=True):
                 dense[k] = text
-            lines.append(f"{target} = np.array([{', '.join(dense)}], dtype={result.dtype})")
+            items = ", ".join(dense)
+            lines.append(f"{target} = " + style.stack.format(items=items, dtype=result.dtype,
+                                                             like=like))  # fmt: skip
         else:
             lines.append(f"{target} = np.zeros({result.size}, dtype={result.dtype})")
             if nonzeros:
@@ -96,3 +147,12 @@ def emit(results: Sequence[Result]) -> Emitted:
                 lines.append(f"{target}[{name}] = [{', '.join(printed)}]")
     text = "\n".join(lines)
     return Emitted(tuple(lines), tuple(constants), "math." in text)
+
+
+def unpack(dialect: str, name: str, symbols: Sequence[Expr], scalar: bool) -> str:
+    """`x_0, x_1 = ...`: one argument as named elements, in the dialect's element type."""
+    names = [str(s) for s in symbols]
+    if scalar and dialect == "math":
+        return f"{names[0]} = float({name})"
+    targets = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
+    return DIALECTS[dialect].unpack.format(targets=targets, name=name)

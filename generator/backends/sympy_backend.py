@@ -14,13 +14,13 @@ import numpy as np
 import sympy
 
 from ..derivatives import symbolic_derivatives
-from ..emit import Result, emit
+from ..emit import Result, emit, unpack
 from ..errors import DiffgenError
 from .base import BackendPlan, ErrorModel
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
-    from ..plan import ArrayPlan, FunctionPlan
+    from ..plan import FunctionPlan
 
 #: Emitted code evaluates the exact expressions in float64: each operation rounds once, and the
 #: rounding errors add up along the expression and through cancellation; 64 eps of the scale
@@ -41,15 +41,6 @@ class SympyPlan(BackendPlan):
 
     def body(self, name: str) -> tuple[str, ...]:
         return dict(self.bodies)[name]
-
-
-def unpack(param: ArrayPlan, symbols: np.ndarray[Any, Any]) -> str:
-    """`x_0, x_1 = x.reshape(-1).tolist()`: a checked argument as Python floats."""
-    names = [str(s) for s in symbols.reshape(-1)]
-    if param.scalar:
-        return f"{names[0]} = float({param.name})"
-    targets = ", ".join(names) if len(names) > 1 else f"({names[0]},)"
-    return f"{targets} = {param.name}.reshape(-1).tolist()"
 
 
 def tangent(name: str, like: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -92,7 +83,10 @@ class Sympy:
                 for r in f.results
             ]
             emitted = emit(results)
-            unpacked = tuple(unpack(p, symbols[p.name]) for p in f.params)
+            unpacked = tuple(
+                unpack("math", p.name, list(symbols[p.name].reshape(-1)), p.scalar)
+                for p in f.params
+            )
             bodies.append((f.name, unpacked + emitted.lines))
             constants.update({c[0]: c for c in emitted.constants})
             uses_math |= emitted.uses_math
