@@ -8,6 +8,7 @@ tried (see the README's sympy section), so there is no size threshold at which n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -83,7 +84,7 @@ class Result:
     """One quantity a function returns: a flat list of entries, or sparse rows of a matrix."""
 
     name: str
-    size: int
+    shape: tuple[int, ...]
     dtype: str  # e.g. "np.float64"
     scalar: bool
     entries: tuple[Expr, ...] | None = None
@@ -99,6 +100,10 @@ class Result:
         assert self.entries is not None
         return tuple((k, v) for k, v in enumerate(self.entries) if v != 0)
 
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
 
 @dataclass(frozen=True)
 class Emitted:
@@ -111,6 +116,8 @@ class Emitted:
 
 def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Emitted:
     """Statements computing each result into `_<name>`, with shared temporaries `_t0, _t1, ...`.
+
+    Each result is left in its final form: a scalar of its dtype, or an array of its shape.
 
     `like` names an element of the arguments whose dtype and device torch's stack follows.
     """
@@ -128,15 +135,16 @@ def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Em
         printed = [printer.doprint(e) for e in reduced[position : position + len(nonzeros)]]
         position += len(nonzeros)
         target = f"_{result.name}"
+        reshape = f".reshape({result.shape!r})" if len(result.shape) > 1 else ""
         if result.scalar and dialect == "math":
-            lines.append(f"{target} = {printed[0] if printed else '0.0'}")
+            lines.append(f"{target} = {result.dtype}({printed[0] if printed else '0.0'})")
         elif len(nonzeros) >= SPARSE_BELOW * result.size or dialect != "math":
             dense = ["0.0"] * result.size
             for (k, _), text in zip(nonzeros, printed, strict=True):
                 dense[k] = text
             items = ", ".join(dense)
-            lines.append(f"{target} = " + style.stack.format(items=items, dtype=result.dtype,
-                                                             like=like))  # fmt: skip
+            stacked = style.stack.format(items=items, dtype=result.dtype, like=like)
+            lines.append(f"{target} = {stacked}{reshape}")
         else:
             lines.append(f"{target} = np.zeros({result.size}, dtype={result.dtype})")
             if nonzeros:
@@ -145,6 +153,8 @@ def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Em
                 constants.append((name, f"_frozen(np.array([{indices}], dtype=np.intp))",
                                   f"where the {result.name} is not identically zero"))  # fmt: skip
                 lines.append(f"{target}[{name}] = [{', '.join(printed)}]")
+            if reshape:
+                lines.append(f"{target} = {target}{reshape}")
     text = "\n".join(lines)
     return Emitted(tuple(lines), tuple(constants), "math." in text)
 

@@ -57,6 +57,11 @@ class FunctionPlan:
     returns: str
     docstring: str
 
+    @property
+    def locals(self) -> str:
+        """`_value, _gradient`: the local variables a body leaves its results in."""
+        return ", ".join(f"_{r.name}" for r in self.results)
+
 
 @dataclass(frozen=True)
 class ModulePlan:

@@ -18,13 +18,13 @@ def rosen_gradient(n: int) -> tuple[list[Any], Result]:
     f = sympy.Add(*(100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2 for i in range(n - 1)))
     f += sympy.Piecewise((sympy.sqrt(x[0]), x[0] > 0.5), (x[0] ** 2, True)) + sympy.Max(x[1], 0.25)
     d = Derivatives([f], x)
-    return x, Result("gradient", n, "{dtype}", False, entries=d.dense("gradient", [], []))
+    return x, Result("gradient", (n,), "{dtype}", False, entries=d.dense("gradient", [], []))
 
 
 def run(dialect: str, array: Any, namespace: dict[str, Any]) -> Any:
     x, result = rosen_gradient(4)
     dtype = {"math": "np.float64", "jax": "jax.numpy.float64", "torch": "torch.float64"}[dialect]
-    result = Result(result.name, result.size, dtype, False, entries=result.entries)
+    result = Result(result.name, result.shape, dtype, False, entries=result.entries)
     emitted = emit([result], dialect, like="x_0")
     body = [unpack(dialect, "x", x, False), *emitted.lines, "return _gradient"]
     source = "def gradient(x):\n" + "\n".join(f"    {line}" for line in body)

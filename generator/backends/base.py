@@ -35,6 +35,7 @@ class BackendPlan:
     helpers: tuple[str, ...]  # names of the template's helper macros this module needs
     description: str  # one paragraph for the module docstring
     error: ErrorModel
+    results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
 
 
 class Backend(Protocol):

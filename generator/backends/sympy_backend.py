@@ -79,7 +79,7 @@ class Sympy:
         bodies, constants, uses_math, temporaries = [], {}, False, 0
         for f in functions:
             results = [
-                Result(r.name, r.size, r.dtype, r.scalar, **d.quantity(r.name, dx, dy))
+                Result(r.name, r.spec.shape, r.dtype, r.scalar, **d.quantity(r.name, dx, dy))
                 for r in f.results
             ]
             emitted = emit(results)
@@ -105,5 +105,6 @@ class Sympy:
                 " scalar code; results are assembled into numpy arrays."
             ),
             error=ERROR,
+            results_ready=True,
             bodies=tuple(bodies),
         )
