@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import __version__
-from .backends.base import BackendPlan
-from .backends.registry import check_pair, get_backend
+from .backends.base import BackendPlan, ErrorModel
+from .backends.registry import check_pair, get_backend, get_outer
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
 from .inspect_target import Inspected
@@ -56,6 +56,12 @@ class FunctionPlan:
     results: tuple[ArrayPlan, ...]  # each named after its quantity: value, gradient, ...
     returns: str
     docstring: str
+    public: bool = True  # False: a private `_inner_*` function an outer backend calls
+
+    @property
+    def order(self) -> int:
+        """0 for a value, else the order of the operator's derivative."""
+        return OPERATORS[self.operator].order if self.operator in OPERATORS else 0
 
     @property
     def locals(self) -> str:
@@ -85,12 +91,53 @@ class ModulePlan:
     record: tuple[tuple[str, str], ...]  # DIFFGEN entries: key, Python literal
     flavour: Flavour
     backend_plan: BackendPlan
+    #: For a pair of different backends: the outer's plan of the second-order functions, which
+    #: call the inner backend's `private` functions (`_inner_gradient`, ...).
+    outer_plan: BackendPlan | None = None
+    private: tuple[FunctionPlan, ...] = ()
+
+    @property
+    def pair_label(self) -> str:
+        """`sympy` or `sympy; second order finitediff over sympy`."""
+        if self.outer == self.backend:
+            return self.backend
+        return f"{self.backend}; second order {self.outer} over {self.backend}"
+
+    @property
+    def imports(self) -> tuple[str, ...]:
+        """The backends' import lines beyond the flavour's, each once."""
+        return tuple(dict.fromkeys(i for view in self.views for i in view.backend_plan.imports))
+
+    @property
+    def views(self) -> tuple[ModulePlan, ...]:
+        """The plan as each backend's template sees it: its own BackendPlan in `backend_plan`."""
+        if self.outer_plan is None:
+            return (self,)
+        return (self, replace(self, backend_plan=self.outer_plan, outer_plan=None))
+
+    def view_for(self, function: FunctionPlan) -> ModulePlan:
+        """The view whose backend renders this function: the outer's for second order."""
+        return self.views[-1] if function.order == 2 else self.views[0]
+
+    @property
+    def error(self) -> ErrorModel:
+        """How exact the module is: first order from the inner, second from the outer."""
+        inner, outer = self.backend_plan.error, self.views[-1].backend_plan.error
+        if outer is inner:
+            return inner
+        return ErrorModel(
+            factor=max(inner.factor, outer.factor),
+            exponents=(inner.exponents[0], inner.exponents[1], outer.exponents[2]),
+            why=f"{inner.why}; second order: {outer.why}",
+            variants_exact=inner.variants_exact and outer.variants_exact,
+        )
 
     @property
     def stdlib_imports(self) -> tuple[str, ...]:
         """`from MODULE import a, b` lines for the template's, flavour's and backend's names."""
         names: dict[str, set[str]] = {}
-        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *self.backend_plan.stdlib):
+        backends = [name for view in self.views for name in view.backend_plan.stdlib]
+        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *backends):
             names.setdefault(module, set()).add(name)
         return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
 
@@ -163,6 +210,7 @@ def function_plan(
     inspected: Inspected,
     params: tuple[ArrayPlan, ...],
     flavour: Flavour,
+    public: bool = True,
 ) -> FunctionPlan:
     """One operator function: its parameters, typed results and one-line docstring."""
     x, y = inspected.active.spec, inspected.output
@@ -178,7 +226,8 @@ def function_plan(
     meanings = [QUANTITIES[q].meaning for q in quantities]
     listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
     docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
-    return FunctionPlan(name, op.name, params, results, returns, docstring)
+    operator = op.name if public else quantities[0]
+    return FunctionPlan(name, operator, params, results, returns, docstring, public)
 
 
 def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...], how: str) -> str:
@@ -221,7 +270,21 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         for op in ops
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
-    backend_plan = backend.plan(inspected, functions, outer)
+    # within one framework (jax over jax, ...) the backend composes the pair itself
+    family = outer.partition(":")[0] != target.backend.partition(":")[0]
+    mixed = family and any(op.order == 2 for op in ops)
+    private: tuple[FunctionPlan, ...] = ()
+    outer_plan = None
+    if mixed:
+        foreign = get_outer(outer)
+        private = tuple(
+            function_plan(f"_inner_{q}", OPERATORS.get(q, OPERATORS["gradient"]), (q,),
+                          inspected, (x, *constants), flavour, public=False)
+            for q in foreign.inner_quantities(functions)
+        )  # fmt: skip
+        outer_plan = foreign.plan_outer(inspected, functions, target.backend)
+    inner_functions = tuple(f for f in functions if not (mixed and f.order == 2))
+    backend_plan = backend.plan(inspected, inner_functions + private, outer)
     record = (
         ("function", repr(target.function)),
         ("args", repr(tuple((arg.name, str(arg.spec)) for arg in inspected.args))),
@@ -252,4 +315,6 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         record=record,
         flavour=flavour,
         backend_plan=backend_plan,
+        outer_plan=outer_plan,
+        private=private,
     )

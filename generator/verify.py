@@ -97,7 +97,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     rng = np.random.default_rng(TEST_SEED)
     x_spec, y_spec = inspected.active.spec, inspected.output
     eps = max(x_spec.eps, y_spec.eps)
-    error = plan.backend_plan.error
+    error = plan.error
     quantities = tuple(dict.fromkeys(r.name for f in plan.functions for r in f.results))
     shapes = {r.name: r.spec.shape for f in plan.functions for r in f.results}
     used = {p.name for f in plan.functions for p in f.params}
@@ -172,7 +172,7 @@ def wrong_inputs(plan: ModulePlan) -> tuple[WrongInput, ...]:
             (
                 f"np.zeros({bad_shape!r}, dtype=np.{bad_dtype})"
                 if p.name == x.name
-                else f'c["{p.name}"]'
+                else f'CASES[0]["{p.name}"]'
             )
             for p in fn.params
         ]

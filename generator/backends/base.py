@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -50,4 +50,23 @@ class Backend(Protocol):
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
         """Prepare everything the backend's template needs for this target and outer backend."""
+        ...
+
+
+@runtime_checkable
+class ForeignOuter(Protocol):
+    """A backend that can be the outer of another backend's inner operators.
+
+    Its second-order functions call private functions `_inner_<quantity>(x, *constants)`
+    planned by the inner backend (plan.py asks the inner backend for them).
+    """
+
+    def inner_quantities(self, functions: tuple[FunctionPlan, ...]) -> tuple[str, ...]:
+        """The inner quantities (value, gradient, derivative) the second-order functions call."""
+        ...
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str
+    ) -> BackendPlan:
+        """Plan the second-order functions over the inner backend's private functions."""
         ...

@@ -18,6 +18,7 @@ Each step is made exactly representable by dividing by (x + h) - (x - h) rather 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..spec import EPS, Dtype
@@ -52,6 +53,13 @@ def working_dtype(inspected: Inspected) -> Dtype:
     return max((inspected.active.spec, inspected.output), key=lambda spec: spec.eps).dtype
 
 
+@dataclass(frozen=True)
+class FiniteDiffPlan(BackendPlan):
+    """The finitediff plan; `outer_of` names the foreign inner backend it is the outer of."""
+
+    outer_of: str = ""
+
+
 class FiniteDiff:
     """Central differences in numpy; imports numpy and the user's function only."""
 
@@ -66,30 +74,23 @@ class FiniteDiff:
     def plan(
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
+        """Every operator by central differences; second order by nested ones (eps**(1/4))."""
+        names = {f.operator for f in functions}
+        helpers = ["f", "columns"]
+        helpers += ["along"] if names & {"pushforward", "hvp"} else []
+        helpers += ["inner_gradient"] if names & {"hvp", "hessian"} else []
+        helpers += ["symmetrized"] if "hessian" in names else []
+        helpers += ["inner_derivative"] if "second_derivative" in names else []
         dtype = working_dtype(inspected)
         step_1, step_2 = relative_steps(EPS[dtype])
-        names = {f.operator for f in functions}
-        helpers: tuple[str, ...] = ("columns",)
-        if names & {"pushforward", "hvp"}:
-            helpers += ("along",)
-        if names & {"hvp", "hessian"}:
-            helpers += ("inner_gradient",)
-        if "hessian" in names:
-            helpers += ("symmetrized",)
-        if "second_derivative" in names:
-            helpers += ("inner_derivative",)
-        return BackendPlan(
+        return FiniteDiffPlan(
             template="finitediff.py.jinja",
             stdlib=(("collections.abc", "Callable"), ("typing", "Any")),
             imports=(f"import {inspected.module} as _user_module",),
-            helpers=helpers,
+            helpers=tuple(helpers),
             constants=(
                 ("_REL_STEP_1", repr(step_1), f"eps**(1/3) for {dtype}: first-order steps"),
-                (
-                    "_REL_STEP_2",
-                    repr(step_2),
-                    f"eps**(1/4) for {dtype}: nested (second-order) steps",
-                ),
+                ("_REL_STEP_2", repr(step_2), f"eps**(1/4) for {dtype}: nested steps"),
             ),
             error=ERROR,
             description=(
@@ -98,4 +99,49 @@ class FiniteDiff:
                 f"h = {step_2:.6g} * max(1, |x_i|) for each level of second derivatives "
                 "(finitediff over finitediff)."
             ),
+        )
+
+    def inner_quantities(self, functions: tuple[FunctionPlan, ...]) -> tuple[str, ...]:
+        """What the second-order functions call of a foreign inner backend."""
+        needed = set()
+        for f in functions:
+            if f.order == 2:
+                needed |= {"derivative" if f.operator == "second_derivative" else "gradient"}
+                needed |= {
+                    r.name for r in f.results if r.name in ("value", "gradient", "derivative")
+                }
+        return tuple(q for q in ("value", "gradient", "derivative") if q in needed)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str
+    ) -> BackendPlan:
+        """Second order by central differences of an exact inner derivative (steps eps**(1/3)).
+
+        The inner derivative is exact up to rounding, so the outer difference errs by
+        h^2 |f^(3)| + eps |f^(1)| / h: the first-order optimum h ~ eps**(1/3), for an error of order
+        eps**(2/3) -- the outer prepared for its inner, as the inner is for its outer.
+        """
+        names = {f.operator for f in functions if f.order == 2}
+        helpers = ["columns"] if names & {"hessian", "second_derivative"} else []
+        helpers += ["along"] if "hvp" in names else []
+        helpers += ["symmetrized"] if "hessian" in names else []
+        dtype = working_dtype(inspected)
+        step, _ = relative_steps(EPS[dtype])
+        return FiniteDiffPlan(
+            template="finitediff.py.jinja",
+            stdlib=(("collections.abc", "Callable"), ("typing", "Any")),
+            imports=(),
+            helpers=tuple(helpers),
+            constants=(("_OUTER_STEP", repr(step), f"eps**(1/3) for {dtype}: outer steps"),),
+            error=ErrorModel(
+                factor=ERROR.factor,
+                exponents=(1.0, 1.0, 2.0 / 3.0),
+                why=f"p = 2/3, central differences (steps eps**(1/3)) of the exact {inner} inner",
+                variants_exact=False,
+            ),
+            description=(
+                f"Second order: central differences of the {inner} inner derivative with steps"
+                f" h = {step:.6g} * max(1, |x_i|) (finitediff over {inner})."
+            ),
+            outer_of=inner,
         )

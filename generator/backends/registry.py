@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import DiffgenError
-from .base import Backend
+from .base import Backend, ForeignOuter
 from .finitediff import FiniteDiff
 from .sympy_backend import Sympy
 
@@ -13,6 +13,7 @@ BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (FiniteDiff
 PAIRS: tuple[tuple[str, str], ...] = (
     ("finitediff", "finitediff"),
     ("sympy", "sympy"),
+    ("finitediff", "sympy"),
 )
 
 
@@ -24,6 +25,13 @@ def get_backend(name: str) -> Backend:
             "pass one of them with --backend (`diffgen backends` lists what each supports)",
         )
     return BACKENDS[name]
+
+
+def get_outer(name: str) -> ForeignOuter:
+    """The backend `name` as the outer of a foreign inner (a pair listed in PAIRS)."""
+    backend = get_backend(name)
+    assert isinstance(backend, ForeignOuter), f"{name} is listed as an outer of other backends"
+    return backend
 
 
 def check_pair(outer: str, inner: str) -> None:
