@@ -93,3 +93,29 @@ def diffgen(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str,
         return code, out, err
 
     return run
+
+
+BLOCKER = """
+import importlib.util, sys
+class Blocker:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in {blocked!r}:
+            raise ImportError(name + " is blocked: the generated module must not need it")
+sys.meta_path.insert(0, Blocker())
+spec = importlib.util.spec_from_file_location("mod", {module!r})
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+{call}
+"""
+
+
+def run_blocked(directory: Path, module: str, blocked: set[str], call: str) -> str:
+    """Import `module` in a fresh interpreter where `blocked` packages cannot be imported, run
+    `call` (which may use `module` and prints its result) and return what it printed."""
+    import subprocess
+
+    script = BLOCKER.format(blocked=sorted(blocked), module=module, call=call)
+    run = subprocess.run([sys.executable, "-c", script], cwd=directory, capture_output=True,
+                         text=True)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    return run.stdout

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..operators import OPERATORS
 from ..spec import EPS, Dtype
 from .base import BackendPlan, ErrorModel
 
@@ -66,10 +67,7 @@ class FiniteDiff:
     name = "finitediff"
     summary = "central differences in numpy, relative steps fixed per dtype"
     flavour = "numpy"
-    operators: tuple[str, ...] = (
-        "pushforward", "pullback", "derivative", "gradient", "jacobian",
-        "second_derivative", "hvp", "hessian",
-    )  # fmt: skip
+    operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str

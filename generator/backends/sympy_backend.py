@@ -16,6 +16,7 @@ import sympy
 from ..derivatives import symbolic_derivatives
 from ..emit import Result, emit, unpack
 from ..errors import DiffgenError
+from ..operators import OPERATORS
 from .base import BackendPlan, ErrorModel
 
 if TYPE_CHECKING:
@@ -54,10 +55,7 @@ class Sympy:
     name = "sympy"
     summary = "exact symbolic derivatives (SymPy), emitted as straight-line code"
     flavour = "numpy"
-    operators: tuple[str, ...] = (
-        "pushforward", "pullback", "derivative", "gradient", "jacobian",
-        "second_derivative", "hvp", "hessian",
-    )  # fmt: skip
+    operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
