@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
 from .backends.registry import BACKENDS, PAIRS
+from .bench import bench, table
 from .config import read_config
 from .errors import DiffgenError
 from .operators import OPERATORS
 from .pipeline import check, generate_and_write
 from .target import Target
+from .tune import find_target, tune
 
 
 def name_spec(text: str) -> tuple[str, str]:
@@ -36,9 +40,8 @@ def parser() -> argparse.ArgumentParser:
     main.add_argument("--version", action="version", version=f"diffgen {__version__}")
     commands = main.add_subparsers(dest="command", required=True)
 
-    gen = commands.add_parser("generate", help="generate one module and its tests")
-    gen.add_argument("function", metavar="MODULE:FUNC")
-    gen.add_argument(
+    specs = argparse.ArgumentParser(add_help=False)  # what generate and bench share
+    specs.add_argument(
         "--arg",
         action="append",
         default=[],
@@ -46,7 +49,7 @@ def parser() -> argparse.ArgumentParser:
         type=name_spec,
         help="spec of a parameter, e.g. x=float64[10]",
     )
-    gen.add_argument(
+    specs.add_argument(
         "--dim",
         action="append",
         default=[],
@@ -54,12 +57,32 @@ def parser() -> argparse.ArgumentParser:
         type=name_size,
         help="a size named in jaxtyping annotations",
     )
-    gen.add_argument("--wrt", help="the active argument (default: the first parameter)")
+    specs.add_argument("--wrt", help="the active argument (default: the first parameter)")
+
+    gen = commands.add_parser("generate", parents=[specs], help="generate one module and its tests")
+    gen.add_argument("function", metavar="MODULE:FUNC")
     gen.add_argument("--ops", required=True, help="OP[,OP...] or all")
     gen.add_argument("--backend", required=True, help=f"one of {', '.join(BACKENDS)}")
     gen.add_argument("--outer", help="outer backend of second-order operators")
     gen.add_argument("-o", "--output", help="module path (default generated/<func>_<backend>.py)")
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
+    gen.add_argument(
+        "--jax-export",
+        action="store_true",
+        help="jax backends: embed jax.export artifacts; the module does not import the function",
+    )
+    gen.add_argument(
+        "--torch-mode",
+        choices=("graph", "eager"),
+        default="graph",
+        help="torch backends: graph writes the traced aten graphs (default); eager imports the"
+        " function and runs torch.func on every call",
+    )
+    gen.add_argument(
+        "--torch-compile",
+        action="store_true",
+        help="torch backends: wrap each operator's kernel in torch.compile",
+    )
     gen.add_argument("--force", action="store_true", help="overwrite files that are not diffgen's")
 
     for name, text in (
@@ -71,6 +94,18 @@ def parser() -> argparse.ArgumentParser:
         if name == "build":
             command.add_argument("--force", action="store_true", help="overwrite edited files")
     commands.add_parser("backends", help="list backends, operators and valid pairs")
+
+    timing = commands.add_parser(
+        "bench", parents=[specs], help="time a target with every valid backend and the baselines"
+    )
+    timing.add_argument("function", metavar="MODULE:FUNC|TARGET", help="or a target's module name")
+    timing.add_argument("--ops", default="all", help="OP[,OP...] or all (default)")
+    timing.add_argument("--json", action="store_true", help="print the measurements as JSON")
+    tuning = commands.add_parser("tune", help="bench a target and write the fastest backend back")
+    tuning.add_argument("function", metavar="TARGET", help="a [tool.diffgen] target's module name")
+    for command in (timing, tuning):
+        command.add_argument("--config", default="pyproject.toml", type=Path)
+        command.add_argument("--repeat", type=int, default=15, help="timed runs per operator")
     return main
 
 
@@ -84,6 +119,25 @@ def backends_table() -> str:
     lines += ["", "second-order pairs (outer over inner)"]
     lines += [f"  {outer} over {inner}" for outer, inner in PAIRS]
     return "\n".join(lines)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Bench MODULE:FUNC with the given specs, or a [tool.diffgen] target by its module name."""
+    if ":" in args.function:
+        root = Path.cwd()
+        ops = tuple(op.strip() for op in args.ops.split(",") if op.strip())
+        target = Target(args.function, args=tuple(args.arg), dims=tuple(args.dim), wrt=args.wrt,
+                        ops=ops)  # fmt: skip
+    else:
+        root = args.config.resolve().parent
+        targets = read_config(args.config)
+        target = targets[find_target(targets, args.function, root)]
+    results = bench(target, root, repeat=args.repeat)
+    if args.json:
+        print(json.dumps([asdict(r) for r in results], indent=1))
+    else:
+        print(table(results))
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,9 +155,19 @@ def run(args: argparse.Namespace) -> int:
             outer=args.outer,
             output=args.output,
             tests=not args.no_tests,
+            jax_export=args.jax_export,
+            torch_mode=args.torch_mode,
+            torch_compile=args.torch_compile,
         )
         for path in generate_and_write(target, Path.cwd(), args.force):
             print(f"wrote {path.relative_to(Path.cwd().resolve())}")
+        return 0
+    if args.command == "bench":
+        return run_bench(args)
+    if args.command == "tune":
+        backend, outer = tune(args.function, args.config, args.repeat)
+        pair = f" (outer {outer})" if outer not in (None, backend) else ""
+        print(f"{args.function}: backend = {backend}{pair}, written to {args.config}")
         return 0
     root = args.config.resolve().parent
     targets = read_config(args.config)

@@ -9,7 +9,20 @@ from pathlib import Path
 from .errors import DiffgenError
 from .target import Target
 
-_KEYS = {"function", "args", "dims", "wrt", "ops", "backend", "outer", "output", "tests"}
+_KEYS = {
+    "function",
+    "args",
+    "dims",
+    "wrt",
+    "ops",
+    "backend",
+    "outer",
+    "output",
+    "tests",
+    "jax_export",
+    "torch_mode",
+    "torch_compile",
+}
 
 
 def _bad(where: str, what: str, why: str, fix: str) -> DiffgenError:
@@ -59,6 +72,17 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
     tests = table.get("tests", True)
     if not isinstance(tests, bool):
         raise _bad(where, "tests must be true or false", f"found {tests!r}", "fix the entry")
+    jax_export = table.get("jax_export", False)
+    if not isinstance(jax_export, bool):
+        raise _bad(where, "jax_export must be true or false", f"found {jax_export!r}", "fix it")
+    torch_mode, torch_compile = table.get("torch_mode", "graph"), table.get("torch_compile", False)
+    if not isinstance(torch_mode, str) or not isinstance(torch_compile, bool):
+        raise _bad(
+            where,
+            "torch_mode must be a string and torch_compile true or false",
+            f"found torch_mode = {torch_mode!r}, torch_compile = {torch_compile!r}",
+            'write torch_mode = "graph" or "eager", torch_compile = true or false',
+        )
     return Target(
         function=function,
         args=tuple(sorted(args.items())),
@@ -69,6 +93,9 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
         outer=optional["outer"],
         output=optional["output"],
         tests=tests,
+        jax_export=jax_export,
+        torch_mode=torch_mode,
+        torch_compile=torch_compile,
     )
 
 

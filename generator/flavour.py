@@ -52,4 +52,22 @@ FLAVOURS: dict[str, Flavour] = {
         scalar_results=True,
         stdlib=(("typing", "TypeVar"),),
     ),
+    "jax": Flavour(
+        name="jax",
+        template="flavour_jax.py.jinja",
+        dtype_module="np",  # jax arrays' dtypes are numpy's
+        array="jax.Array",
+        accepted="npt.NDArray[{dtype}]",
+        scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
+        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
+    ),
+    "torch": Flavour(
+        name="torch",
+        template="flavour_torch.py.jinja",
+        dtype_module="torch",
+        array="torch.Tensor",
+        accepted="npt.NDArray[{dtype}]",  # shared with torch.as_tensor
+        scalar_results=False,  # 0-d results are 0-d tensors: one return type
+        stdlib=(),
+    ),
 }

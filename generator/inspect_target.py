@@ -19,6 +19,7 @@ import numpy as np
 from .errors import DiffgenError
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import Target
+from .x64 import precise
 
 #: Points are drawn uniformly from this interval: inside the domain of log, sqrt, asin, acos,
 #: atanh and away from the kinks of abs and maximum at 0.
@@ -228,7 +229,7 @@ def probe_output(reference: str, function: Callable[..., object], args: tuple[Ar
     values = [draw(arg.spec, rng) for arg in args]
     point = ", ".join(f"{arg.name}: {arg.spec}" for arg in args)
     try:
-        with warnings.catch_warnings(), np.errstate(all="ignore"):
+        with warnings.catch_warnings(), np.errstate(all="ignore"), precise():
             warnings.simplefilter("ignore")  # a NaN is reported below, with its cause
             result = np.asarray(function(*values))
     except Exception as error:

@@ -21,6 +21,7 @@ from scipy import differentiate
 from .derivatives import symbolic_derivatives
 from .errors import DiffgenError
 from .inspect_target import Inspected
+from .x64 import precise
 
 FloatArray = npt.NDArray[np.float64]
 #: Exact references are evaluated only up to this many entries in all; past it, scipy's.
@@ -183,7 +184,8 @@ def scipy_references(
 
         def fn(z: FloatArray, wide: dict[str, FloatArray] = wide) -> FloatArray:
             args = [z if arg.active else wide[arg.name] for arg in inspected.args]
-            return np.asarray(inspected.function(*args), dtype=np.float64)
+            with precise():  # a jax.numpy function computes in float64 as numpy does
+                return np.asarray(inspected.function(*args), dtype=np.float64)
 
         x64 = wide[inspected.active.name]
         refs = reference_derivatives(fn, x64, inspected.output.size, order)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 
+from .errors import DiffgenError
+
 
 @dataclass(frozen=True)
 class Target:
@@ -23,6 +25,37 @@ class Target:
     outer: str | None = None
     output: str | None = None
     tests: bool = True
+    jax_export: bool = False  # embed jax.export artifacts instead of importing the function
+    torch_mode: str = "graph"  # torch backends: "graph" (traced aten code) or "eager" (torch.func)
+    torch_compile: bool = False  # torch backends: wrap the kernels in torch.compile
+
+    def __post_init__(self) -> None:
+        self._check_torch_options()
+        if self.jax_export and not self.backend.startswith("jax:"):
+            raise DiffgenError(
+                f"--jax-export does not apply to --backend {self.backend}",
+                "it embeds jax.export artifacts, which only the jax backends make",
+                "drop --jax-export (jax_export = true), or use --backend jax:forward or"
+                " jax:reverse",
+            )
+
+    def _check_torch_options(self) -> None:
+        if self.torch_mode not in ("graph", "eager"):
+            raise DiffgenError(
+                f"--torch-mode {self.torch_mode!r} is not a torch mode",
+                "graph writes the traced derivative graphs into the module; eager imports the"
+                " function and runs torch.func on every call",
+                "pass --torch-mode graph or --torch-mode eager",
+            )
+        if (self.torch_mode != "graph" or self.torch_compile) and not self.backend.startswith(
+            "torch:"
+        ):
+            option = "--torch-compile" if self.torch_compile else "--torch-mode eager"
+            raise DiffgenError(
+                f"{option} does not apply to --backend {self.backend}",
+                "it is an option of the torch backends",
+                f"drop {option}, or use --backend torch:forward or torch:reverse",
+            )
 
     @property
     def func_name(self) -> str:
@@ -35,4 +68,7 @@ class Target:
         """A stable text of everything that decides the generated code, for the fingerprint."""
         fields = asdict(self)
         del fields["tests"]
+        for name, default in (("torch_mode", "graph"), ("torch_compile", False)):
+            if fields[name] == default:  # so that targets without them keep their fingerprints
+                del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))

@@ -5,15 +5,27 @@ from __future__ import annotations
 from ..errors import DiffgenError
 from .base import Backend, ForeignOuter
 from .finitediff import FiniteDiff
+from .jax_backend import BACKENDS as JAX_BACKENDS
 from .sympy_backend import Sympy
+from .torch_backend import BACKENDS as TORCH_BACKENDS
 
 BACKENDS: dict[str, Backend] = {backend.name: backend for backend in (FiniteDiff(), Sympy())}
+BACKENDS.update({backend.name: backend for backend in JAX_BACKENDS})
+BACKENDS.update({backend.name: backend for backend in TORCH_BACKENDS})
 
 #: (outer, inner) pairs valid for second-order operators.
 PAIRS: tuple[tuple[str, str], ...] = (
     ("finitediff", "finitediff"),
     ("sympy", "sympy"),
     ("finitediff", "sympy"),
+    ("jax:forward", "jax:reverse"),
+    ("jax:reverse", "jax:forward"),
+    ("jax:reverse", "jax:reverse"),
+    ("jax:forward", "jax:forward"),
+    ("torch:forward", "torch:reverse"),
+    ("torch:reverse", "torch:forward"),
+    ("torch:reverse", "torch:reverse"),
+    ("torch:forward", "torch:forward"),
 )
 
 

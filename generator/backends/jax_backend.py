@@ -1,0 +1,411 @@
+"""The jax backends `jax:forward` (JVP-based) and `jax:reverse` (VJP-based).
+
+Each operator function of a module gets a kernel: a pure function of the checked arguments,
+composed from a few AD helpers (templates/jax.py.jinja) in the backend's mode, and for second
+order in the outer backend's mode over the inner first derivative:
+
+- first order: pushforward is one JVP (forward) or the transpose of the VJP (reverse); pullback
+  one VJP (reverse) or the transpose of the linearized JVP (forward); jacobian a vmapped batch of
+  JVPs along the basis of x (forward) or of VJPs along the basis of f(x) (reverse); derivative
+  one JVP along 1 (forward) and gradient `jax.value_and_grad` (reverse), their other mode a
+  jacobian column or row.
+- second order: the inner backend's gradient (hvp, hessian) or derivative (second_derivative) is
+  differentiated by the outer one: hvp = JVP of the gradient along dx (forward outer) or its VJP
+  along dx (reverse outer; the Hessian is symmetric), hessian = the outer jacobian of the
+  gradient, second_derivative = the outer derivative of the derivative. The value variants take
+  the first derivative from the same pass as the second.
+
+The module compiles each kernel once at import (`jax.jit(kernel).lower(*specs).compile()`) with
+jax's x64 mode on in that scope only. With `--jax-export` the kernels are traced here instead,
+exported (`jax.export`, lowered for cpu and cuda) and embedded as serialized artifacts, so that
+the module imports neither the user's module nor diffgen. jax itself is imported only when a jax
+target is generated.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DiffgenError
+from ..spec import Spec
+from ..x64 import precise
+from .base import BackendPlan, ErrorModel
+
+if TYPE_CHECKING:
+    from ..inspect_target import Inspected
+    from ..plan import FunctionPlan
+
+#: jax's AD is exact up to rounding: every result is the rounded evaluation of an exact
+#: derivative expression, so its error is a small multiple of eps relative to the scale of f and
+#: of the derivative, for every order (exponent 1). Measured against exact (mpmath) references on
+#: the examples (rosen n = 10, dense n = 6, residual, the float32 curve): at most 1.2 eps of
+#: max(1, |f(x)|, |reference|). The multiple grows with the length of reductions (sums over
+#: x.size or f(x).size terms, like sqrt(n) for random rounding), so 64 keeps room for n ~ 1000.
+#: Value variants are kernels of their own, which XLA may fuse differently: not bit-identical.
+ERROR = ErrorModel(
+    factor=64.0,
+    exponents=(1.0, 1.0, 1.0),
+    why="p = 1 for every order: automatic differentiation is exact up to the rounding of its"
+    " float operations",
+    variants_exact=False,
+)
+
+#: The platforms a --jax-export artifact is lowered for: it runs on any of them.
+EXPORT_PLATFORMS = ("cpu", "cuda")
+
+#: The template's AD helpers in the order they are defined, each with those it calls.
+HELPERS: dict[str, tuple[str, ...]] = {
+    "basis": (),
+    "pushforward_forward": (),
+    "pushforward_reverse": (),
+    "pullback_forward": (),
+    "pullback_reverse": (),
+    "jacobian_forward": ("basis",),
+    "jacobian_reverse": ("basis",),
+    "derivative_forward": ("pushforward_forward",),
+    "derivative_reverse": ("jacobian_reverse",),
+    "gradient_forward": ("jacobian_forward",),
+    "gradient_reverse": (),
+}
+
+#: The helper that differentiates a function along a direction to give an hvp, per outer mode:
+#: a JVP of the gradient (forward), or its VJP (reverse), equal because the Hessian is symmetric.
+HVP = {"forward": "pushforward_forward", "reverse": "pullback_reverse"}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The traced kernel of one operator function and the compiled operator made from it."""
+
+    function: str  # the public function: "value_and_gradient"
+    name: str  # the kernel: "_value_and_gradient"
+    constant: str  # the compiled operator: "_VALUE_AND_GRADIENT"
+    params: tuple[tuple[str, str], ...]  # (parameter, its ShapeDtypeStruct constant)
+    steps: tuple[tuple[str, str], ...]  # (assignment targets, expression) of the kernel body
+    returns: tuple[tuple[str, str], ...]  # (local holding a result, the result's dtype)
+    annotation: str  # the kernel's (and the operator's) return annotation
+    checks: tuple[str, ...]  # per parameter: (name, value, spec, shape, dtype) for _refuse
+
+    @property
+    def signature(self) -> str:
+        return ", ".join(f"{name}: jax.Array" for name, _ in self.params)
+
+    @property
+    def spec_args(self) -> str:
+        return ", ".join(spec for _, spec in self.params)
+
+    @property
+    def results(self) -> str:
+        """The locals the compiled operator's results go to: "_value, _gradient"."""
+        return ", ".join(name for name, _ in self.returns)
+
+    @property
+    def args(self) -> str:
+        return ", ".join(name for name, _ in self.params)
+
+    @property
+    def export_constant(self) -> str:
+        return f"{self.constant}_EXPORTED"
+
+
+@dataclass(frozen=True)
+class Inner:
+    """The inner first derivative of the second-order operators, as a function of its own."""
+
+    name: str  # "_inner_gradient" or "_inner_derivative"
+    quantity: str  # "gradient" or "derivative"
+    backend: str  # the inner backend: "jax:reverse"
+    call: str  # the inner mode's helper at _f: "_gradient_reverse(lambda _z: _f(_z, A), x)"
+
+
+@dataclass(frozen=True)
+class JaxPlan(BackendPlan):
+    """The jax backends' plan: the kernels and argument specs; with --jax-export, artifacts."""
+
+    export: bool = False
+    y_dtype: str = ""  # f(x)'s dtype as generated code spells it
+    y_spec: str = ""
+    signature: str = ""  # the parameters of _f and the inner functions: "x: jax.Array, A: ..."
+    params: str = ""  # the same, not annotated: "x, A"
+    call_args: str = ""  # the user's function's arguments, in its signature's order
+    specs: tuple[tuple[str, Spec], ...] = ()  # (ShapeDtypeStruct constant, spec) by argument
+    inner: tuple[Inner, ...] = ()
+    kernels: tuple[Kernel, ...] = ()
+
+    def kernel(self, function: str) -> Kernel:
+        return next(k for k in self.kernels if k.function == function)
+
+
+def spec_name(param: str) -> str:
+    return f"_SPEC_{param}"
+
+
+def bound(fn: str, params: str) -> str:
+    """fn as a function of its first parameter alone: `lambda _z: fn(_z, A)`, or fn itself."""
+    _, _, rest = params.partition(", ")
+    return f"lambda _z: {fn}(_z, {rest})" if rest else fn
+
+
+def targets(names: list[str], computed: tuple[str, str]) -> str:
+    """`_value, _gradient` or `_, _gradient`: the locals a helper's pair of results go to."""
+    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
+
+
+def closure(helpers: set[str]) -> tuple[str, ...]:
+    """The helpers and those they call, in the template's order of definition."""
+    needed = set(helpers)
+    for name in reversed(HELPERS):
+        if name in needed:
+            needed.update(HELPERS[name])
+    return tuple(name for name in HELPERS if name in needed)
+
+
+def steps(
+    fn: FunctionPlan, mode: str, outer_mode: str, params: str
+) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
+    """One kernel's body: its assignments, the helper it calls, the inner function it needs."""
+    names = [r.name for r in fn.results]
+    x, op = fn.params[0].name, fn.operator
+    f = bound("_f", params)
+    if op in ("pushforward", "pullback"):
+        tangent = "dx" if op == "pushforward" else "dy"
+        call = f"_{op}_{mode}({f}, {x}, {tangent})"
+        return ((targets(names, ("value", op)), call),), f"{op}_{mode}", None
+    if op in ("derivative", "gradient", "jacobian"):
+        return ((targets(names, ("value", op)), f"_{op}_{mode}({f}, {x})"),), f"{op}_{mode}", None
+    quantity = "derivative" if op == "second_derivative" else "gradient"
+    inner = bound(f"_inner_{quantity}", params)
+    if op == "hvp":
+        helper = HVP[outer_mode]
+        call = f"_{helper}({inner}, {x}, dx)"
+        return ((targets(names, ("gradient", "hvp")), call),), helper, quantity
+    helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
+    body: tuple[tuple[str, str], ...] = (("_value", f"_f({params})"),) if "value" in names else ()
+    body += ((targets(names, (quantity, op)), f"_{helper}({inner}, {x})"),)
+    return body, helper, quantity
+
+
+@contextmanager
+def stable_locations() -> Iterator[None]:
+    """Source locations in exported MLIR without directories and call stacks, so that an
+    artifact's bytes do not depend on where the project is checked out or who called diffgen."""
+    import jax
+
+    settings = {
+        "jax_include_full_tracebacks_in_locations": False,
+        "jax_hlo_source_file_canonicalization_regex": ".*/",
+    }
+    saved = {name: getattr(jax.config, name) for name in settings}
+    update: Callable[[str, object], None] = jax.config.update
+    try:
+        for name, value in settings.items():
+            update(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            update(name, value)
+
+
+def chunks(blob: bytes, width: int = 88) -> str:
+    """A serialized artifact as a parenthesized base64 literal, `width` characters a line."""
+    text = base64.b64encode(blob).decode("ascii")
+    lines = [text[i : i + width] for i in range(0, len(text), width)]
+    return "(\n" + "\n".join(f'    "{line}"' for line in lines) + "\n)"
+
+
+def traced_error(inspected: Inspected, kernel: str, error: Exception) -> DiffgenError:
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return DiffgenError(
+        f"jax cannot trace {inspected.target.function}",
+        f"tracing {kernel} raised {type(error).__name__}: {first}",
+        "write the function with jax.numpy or against the Array API (array_namespace, see"
+        " DESIGN.md), without numpy calls or Python control flow on its arguments' values; or"
+        " use --backend finitediff",
+    )
+
+
+#: Renders the kernels alone, for tracing and export here: the module's own text runs the same
+#: `traced` macro, so the exported kernels are the ones an importing module compiles.
+TRACED = """{%- import "jax.py.jinja" as backend -%}
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+{{ backend.traced(plan) }}
+
+
+def _export(kernel: Callable[..., Any], *specs: Any) -> bytes:
+    # Here, so that the source locations in the artifact are this code's and the user's only.
+    return jax.export.export(jax.jit(kernel), platforms=PLATFORMS)(*specs).serialize()
+"""
+
+
+def kernel_functions(plan: JaxPlan, inspected: Inspected) -> dict[str, Any]:
+    """The kernels as functions: their source rendered and run with the user's function."""
+    from ..render import environment  # render imports plan, which imports the backends
+
+    source = environment().from_string(TRACED).render(plan=plan)
+    namespace: dict[str, Any] = {
+        "_FUNCTION": inspected.function,
+        "PLATFORMS": EXPORT_PLATFORMS,
+        "__name__": "diffgen_kernels",
+    }
+    exec(compile(source, "<diffgen jax kernels>", "exec"), namespace)  # our own template's code
+    return namespace
+
+
+def traced(plan: JaxPlan, inspected: Inspected) -> dict[str, str]:
+    """Trace every kernel for its specs (a function jax cannot trace fails here, not at import);
+    for --jax-export, also lower each for EXPORT_PLATFORMS and serialize it: base64 by kernel."""
+    import jax
+    import numpy as np
+
+    functions = kernel_functions(plan, inspected)
+    shapes = {
+        name: jax.ShapeDtypeStruct(spec.shape, np.dtype(spec.dtype))  # type: ignore[no-untyped-call]
+        for name, spec in plan.specs
+    }
+    blobs = {}
+    with precise(), stable_locations():
+        for k in plan.kernels:
+            specs = [shapes[spec] for _, spec in k.params]
+            try:
+                if plan.export:
+                    blobs[k.name] = chunks(functions["_export"](functions[k.name], *specs))
+                else:
+                    jax.eval_shape(functions[k.name], *specs)
+            except Exception as error:  # whatever the user's code raised while traced
+                raise traced_error(inspected, k.name, error) from error
+    return blobs
+
+
+class JaxBackend:
+    """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
+
+    flavour = "jax"
+    operators: tuple[str, ...] = (
+        "pushforward", "pullback", "derivative", "gradient", "jacobian",
+        "second_derivative", "hvp", "hessian",
+    )  # fmt: skip
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.name = f"jax:{mode}"
+        how = "JVPs (jax.jvp, jax.linearize)" if mode == "forward" else "VJPs (jax.vjp)"
+        self.summary = f"jax in {mode} mode: {how}, each operator compiled once at import"
+
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
+        x = functions[0].params[0]
+        constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
+        params = ", ".join(p.name for p in (x, *constants))
+        kernels, helpers, inner = [], set(), {}
+        for fn in functions:
+            body, helper, quantity = steps(fn, self.mode, outer.removeprefix("jax:"), params)
+            helpers.add(helper)
+            if quantity is not None:
+                call = f"_{quantity}_{self.mode}({bound('_f', params)}, {x.name})"
+                inner[quantity] = Inner(f"_inner_{quantity}", quantity, self.name, call)
+                helpers.add(f"{quantity}_{self.mode}")
+            kernels.append(kernel(fn, body))
+        args = {p.name: p for fn in functions for p in fn.params}
+        export = inspected.target.jax_export
+        plan = JaxPlan(
+            template="jax.py.jinja",
+            stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
+            + ((("base64", "b64decode"),) if export else ()),
+            imports=(
+                ()
+                if export
+                else ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
+            ),
+            constants=(),
+            helpers=closure(helpers),
+            description=description(self.name, outer, bool(inner), export),
+            error=ERROR,
+            export=export,
+            y_dtype=f"np.{inspected.output.dtype}",
+            y_spec=str(inspected.output),
+            signature=", ".join(f"{p.name}: jax.Array" for p in (x, *constants)),
+            params=params,
+            call_args=", ".join(arg.name for arg in inspected.args),
+            specs=tuple((spec_name(name), p.spec) for name, p in args.items()),
+            inner=tuple(inner[q] for q in sorted(inner)),
+            kernels=tuple(kernels),
+        )
+        blobs = traced(plan, inspected)
+        artifacts = tuple(
+            (k.export_constant, blobs[k.name], f"{k.function}: a serialized jax.export artifact")
+            for k in plan.kernels
+            if export
+        )
+        specs = tuple(
+            (spec_name(name), f"_spec({p.shape}, {p.dtype})", f"{name}: {p.spec}")
+            for name, p in args.items()
+        )
+        compiled = tuple(
+            (
+                k.constant,
+                f"_compiled({f'_exported({k.export_constant})' if export else k.name},"
+                f" {k.spec_args})",
+                f"{k.function}, compiled for its specs",
+            )
+            for k in plan.kernels
+        )
+        return replace(plan, constants=artifacts + specs + compiled)
+
+
+def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...]) -> Kernel:
+    """The kernel of one operator function, its compiled constant and its argument checks."""
+    return Kernel(
+        function=fn.name,
+        name=f"_{fn.name}_kernel",
+        constant=f"_{fn.name.upper()}",
+        params=tuple((p.name, spec_name(p.name)) for p in fn.params),
+        steps=body,
+        returns=tuple((f"_{r.name}", r.dtype) for r in fn.results),
+        annotation=fn.returns,
+        checks=tuple(
+            f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
+        ),
+    )
+
+
+def description(backend: str, outer: str, second: bool, export: bool) -> str:
+    """The paragraph of the module docstring on how the module computes and compiles."""
+    order = f" and, for second order, {outer} over {backend}" if second else ""
+    how = (
+        f"Computed by {backend}{order}; each operator is a kernel traced, lowered and compiled"
+        " once at import for the specs (jax.jit(kernel).lower(*specs).compile()), so calling"
+        " it never traces or compiles again."
+    )
+    if export:
+        how += (
+            " The kernels are embedded as serialized jax.export artifacts lowered for"
+            f" {' and '.join(EXPORT_PLATFORMS)}: this module imports neither the user's module"
+            " nor diffgen, only jax and numpy."
+        )
+    return how + " " + X64
+
+
+#: What every jax module's docstring says about float64.
+X64 = (
+    "x64: the module compiles with jax's x64 mode switched on in that scope only"
+    " (jax.enable_x64, thread-local); it never changes the importing program's jax"
+    " configuration. Float64 results are float64 jax.Arrays whether x64 is on or off; with"
+    " x64 off, numpy float64 arguments are moved to the device inside such a scope, so they"
+    " are not truncated to float32 (but jax code of the caller that computes with the"
+    " results while x64 is off does so in float32)."
+)
+
+BACKENDS = (JaxBackend("forward"), JaxBackend("reverse"))

@@ -1,0 +1,514 @@
+"""The torch backends `torch:forward` (JVP-based) and `torch:reverse` (VJP-based).
+
+Each operator function of a module gets a kernel composed from a few torch.func helpers
+(templates/torch.py.jinja) in the backend's mode, and for second order in the outer backend's
+mode over the inner first derivative, as one composition:
+
+- first order: pushforward is one JVP (forward) or the VJP of the VJP (reverse: the pullback is
+  linear in its cotangent); pullback one VJP (reverse) or the VJP of the JVP in its tangent
+  (forward: the transpose of a linear map); jacobian `jacfwd` or `jacrev`; derivative a JVP along
+  1 (forward) or a one-column jacrev; gradient `grad` (reverse) or a one-row jacfwd.
+- second order: the inner gradient (hvp, hessian) or derivative (second_derivative) is
+  differentiated by the outer mode: hvp = its JVP along dx (forward outer) or its VJP along dx
+  (reverse outer; the Hessian is symmetric); hessian = its jacfwd or jacrev; second_derivative
+  = its derivative. Value variants take the lower derivatives from the same pass, as aux.
+
+`--torch-mode graph` (the default) traces each kernel here, forward, backward and double
+backward in one trace, with make_fx (after a trace of the function alone on fake tensors has
+shown that it does not branch on its values), cleans the aten graph and writes it into the
+module as plain Python (generator/torch_graph.py): the module imports torch and numpy only and
+runs no autograd. Each printed graph is run here against the traced one, bit for bit.
+`--torch-mode eager` writes the kernels themselves: the module imports the user's function and
+runs torch.func on every call. `--torch-compile` wraps the kernels in `torch.compile`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DiffgenError
+from ..operators import OPERATORS
+from .base import BackendPlan, ErrorModel
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..inspect_target import Inspected
+    from ..plan import FunctionPlan
+    from ..spec import Spec
+
+#: AD is exact up to rounding: each result is the rounded evaluation of an exact derivative
+#: expression, so the error is a multiple of eps relative to the scale of f and of the
+#: derivative, for every order. The multiple comes from reductions (sums over x.size or
+#: f(x).size terms, matmul) and the cancellation between their terms: measured on the examples
+#: and tests/test_torch_backend.py's scenarios (every pair and mode) against exact references,
+#: at most 1.6 eps of max(1, |f(x)|, |reference|); 64, as for the jax and sympy backends,
+#: leaves room for longer reductions. Value variants are traced as graphs of their own, whose
+#: operations may differ (a jacfwd's value comes out of its batched pass), so they need not be
+#: bit-identical to the plain operators.
+ERROR = ErrorModel(
+    factor=64.0,
+    exponents=(1.0, 1.0, 1.0),
+    why="p = 1 for every order: automatic differentiation is exact up to the rounding of its"
+    " float operations",
+    variants_exact=False,
+)
+
+#: Names the generated code uses, which a parameter must not shadow (besides _-prefixed ones).
+RESERVED = frozenset({"torch", "np", "npt"})
+
+#: The template's AD helpers in the order they are defined, each with those it calls.
+HELPERS: dict[str, tuple[str, ...]] = {
+    "pushforward_forward": (),
+    "pushforward_reverse": (),
+    "pullback_forward": (),
+    "pullback_reverse": (),
+    "jacobian_forward": (),
+    "jacobian_reverse": (),
+    "derivative_forward": ("pushforward_forward",),
+    "derivative_reverse": ("jacobian_reverse",),
+    "gradient_forward": ("jacobian_forward",),
+    "gradient_reverse": (),
+}
+
+#: The helper that differentiates the inner gradient along dx to give an hvp, per outer mode.
+HVP = {"forward": "pushforward_forward", "reverse": "pullback_reverse"}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The kernel of one operator function: its torch.func composition and its traced graph."""
+
+    function: str  # the public function: "value_and_gradient"
+    operator: str  # its operator: "gradient"
+    results: tuple[str, ...]  # the quantities it returns: ("value", "gradient")
+    name: str  # the kernel: "_value_and_gradient_kernel"
+    call: str  # what the public function calls: the kernel, or its torch.compile'd constant
+    params: tuple[str, ...]
+    annotation: str  # the kernel's (and the operator's) return annotation
+    steps: tuple[tuple[str, str], ...]  # (assignment targets, expression) of the composition
+    cast: str  # the composition's return expression: each result in its spec's dtype
+    graph: tuple[str, ...] = ()  # graph mode: the statements of the traced graph
+    summary: str = ""  # graph mode: one line on the graph, for its docstring
+
+    @property
+    def signature(self) -> str:
+        return ", ".join(f"{name}: torch.Tensor" for name in self.params)
+
+    @property
+    def args(self) -> str:
+        return ", ".join(self.params)
+
+
+@dataclass(frozen=True)
+class Inner:
+    """The inner first derivative of the second-order operators, as a function of its own."""
+
+    name: str  # "_inner_gradient" or "_inner_derivative"
+    quantity: str  # "gradient" or "derivative"
+    backend: str  # the inner backend: "torch:reverse"
+    call: str  # the inner mode's helper: "_gradient_reverse(lambda _z: (_f(_z, A), ()), x)"
+
+
+@dataclass(frozen=True)
+class TorchPlan(BackendPlan):
+    """The torch backends' plan: the kernels, traced (graph mode) or composed (eager mode)."""
+
+    eager: bool = False
+    y_dtype: str = ""  # f(x)'s dtype as generated code spells it
+    y_spec: str = ""
+    params: tuple[str, ...] = ()  # the parameters of _f and the inner functions: x, constants
+    signature: str = ""  # the same, annotated: "x: torch.Tensor, A: torch.Tensor"
+    call_args: str = ""  # the user's function's arguments, in its signature's order
+    inner: tuple[Inner, ...] = ()
+    kernels: tuple[Kernel, ...] = ()
+
+    def kernel(self, function: str) -> Kernel:
+        return next(k for k in self.kernels if k.function == function)
+
+
+def bound(fn: str, params: Sequence[str], aux: bool) -> str:
+    """fn as a function of its first parameter alone; with aux, returning (fn(...), ()) as the
+    AD helpers expect of the function they differentiate."""
+    call = f"{fn}({', '.join(['_z', *params[1:]])})"
+    return f"lambda _z: ({call}, ())" if aux else f"lambda _z: {call}"
+
+
+def targets(names: list[str], computed: tuple[str, str, str]) -> str:
+    """`_value, _gradient, _`: the locals a helper's three results go to."""
+    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
+
+
+def closure(helpers: set[str]) -> tuple[str, ...]:
+    """The helpers and those they call, in the template's order of definition."""
+    needed = set(helpers)
+    for name in reversed(HELPERS):
+        if name in needed:
+            needed.update(HELPERS[name])
+    return tuple(name for name in HELPERS if name in needed)
+
+
+def steps(
+    fn: FunctionPlan, mode: str, outer_mode: str, params: Sequence[str]
+) -> tuple[tuple[str, str], str, str | None]:
+    """A kernel's composition: its one assignment, the helper it calls, the inner it needs."""
+    names = [r.name for r in fn.results]
+    x, op = params[0], fn.operator
+    f = bound("_f", params, aux=True)
+    if op in ("pushforward", "pullback"):
+        tangent = "dx" if op == "pushforward" else "dy"
+        call = f"_{op}_{mode}({f}, {x}, {tangent})"
+        return (targets(names, ("value", op, "")), call), f"{op}_{mode}", None
+    if op in ("derivative", "gradient", "jacobian"):
+        return (targets(names, ("value", op, "")), f"_{op}_{mode}({f}, {x})"), f"{op}_{mode}", None
+    quantity = "derivative" if op == "second_derivative" else "gradient"
+    inner = bound(f"_inner_{quantity}", params, aux=False)
+    if op == "hvp":
+        helper = HVP[outer_mode]
+        call = f"_{helper}({inner}, {x}, dx)"
+        return (targets(names, ("gradient", "hvp", "")), call), helper, quantity
+    helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
+    computed = (quantity, op, "value")
+    return (targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
+
+
+def where(inspected: Inspected, error: Exception) -> str:
+    """` at FILE, line N (`CODE`)` for the innermost frame of the user's function's file, if any."""
+    try:
+        source = inspect.getsourcefile(inspected.function)
+    except TypeError:  # a builtin or C function
+        source = None
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == source]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {Path(frame.filename).name}, line {frame.lineno} (`{frame.line}`)"
+
+
+def traced_error(inspected: Inspected, kernel: str, error: Exception, eager: bool) -> DiffgenError:
+    """The error for a function torch cannot trace (graph mode) or run under torch.func."""
+    from torch._subclasses.fake_tensor import (
+        DataDependentOutputException,
+        DynamicOutputShapeException,
+    )
+    from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    said = f"{type(error).__name__}: {first}"
+    at = where(inspected, error)
+    data_dependent = (
+        GuardOnDataDependentSymNode,
+        DataDependentOutputException,
+        DynamicOutputShapeException,
+    )
+    if isinstance(error, data_dependent):
+        return DiffgenError(
+            f"torch cannot trace {inspected.target.function} into a graph",
+            f"tracing {kernel} on fake tensors, which have no values, failed{at}: the"
+            " function branches on, or sizes an array by, the values of its arguments"
+            f" (data-dependent control flow), which one traced graph cannot capture ({said})",
+            'pass --torch-mode eager (torch_mode = "eager"): the module then imports the'
+            " function and runs torch.func on every call; or write the branch with xp.where",
+        )
+    how = "running" if eager else "tracing"
+    return DiffgenError(
+        f"torch cannot differentiate {inspected.target.function}",
+        f"{how} {kernel} with torch.func raised {said}{at}",
+        "write the function with torch or against the Array API (array_namespace, see"
+        " DESIGN.md), without numpy calls on its arguments; or use --backend finitediff",
+    )
+
+
+#: Renders the composition alone, to trace (graph mode) or try (eager mode) it here: an eager
+#: module runs the same `composed` macro, so both modes compute the same compositions.
+COMPOSED = """{%- import "torch.py.jinja" as backend -%}
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import torch
+
+{{ backend.composed(plan) }}
+"""
+
+
+@contextmanager
+def quiet_torch() -> Iterator[None]:
+    """torch 2.13 warns, from its own code, when forward-mode AD is first used in a process (it
+    loads decompositions with the deprecated torch.jit.script): not a problem of the target."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`torch.jit.script", category=DeprecationWarning)
+        yield
+
+
+def composed_kernels(plan: TorchPlan, inspected: Inspected) -> dict[str, Any]:
+    """The kernels as functions: the composition rendered and run with the user's function."""
+    from ..render import environment  # render imports plan, which imports the backends
+
+    source = environment().from_string(COMPOSED).render(plan=plan)
+    namespace: dict[str, Any] = {"_FUNCTION": inspected.function, "__name__": "diffgen_kernels"}
+    exec(compile(source, "<diffgen torch kernels>", "exec"), namespace)  # our own template's code
+    return namespace
+
+
+def examples(specs: dict[str, Spec], names: Sequence[str]) -> list[torch.Tensor]:
+    """Seeded arguments, to trace a kernel and to check its printed graph on."""
+    import numpy as np
+    import torch
+
+    from ..inspect_target import PROBE_SEED, draw
+
+    rng = np.random.default_rng(PROBE_SEED)
+    points = {name: torch.as_tensor(draw(spec, rng)) for name, spec in specs.items()}
+    return [points[name] for name in names]
+
+
+def results(returned: object) -> tuple[torch.Tensor, ...]:
+    """What a kernel returned, as a tuple of tensors."""
+    import torch
+
+    found = tuple(returned) if isinstance(returned, tuple | list) else (returned,)
+    return tuple(r for r in found if isinstance(r, torch.Tensor))
+
+
+def same(found: object, expected: object) -> bool:
+    """Whether two results, or tuples of results, are equal bit for bit (NaN equal to NaN)."""
+    import torch
+
+    found, expected = results(found), results(expected)
+    return len(found) == len(expected) and all(
+        a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.isnan(), b.isnan())
+        and torch.equal(a.nan_to_num(), b.nan_to_num())
+        for a, b in zip(found, expected, strict=True)
+    )  # fmt: skip
+
+
+def run_printed(
+    kernel: Kernel,
+    lines: Sequence[str],
+    constants: Iterable[tuple[str, str, str]],
+    arguments: Sequence[torch.Tensor],
+) -> object:
+    """Run a printed graph, with its constants made from their literals, as the module will."""
+    import torch
+
+    source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace: dict[str, Any] = {"torch": torch}
+    namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
+    exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
+    return namespace["kernel"](*arguments)
+
+
+def printed_graphs(
+    plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]
+) -> tuple[TorchPlan, tuple[tuple[str, str, str], ...]]:
+    """Trace, clean and print each kernel's graph, checking each printed graph by running it.
+
+    The printed graph must give the traced graph's results bit for bit at the example point:
+    cleaning only drops exact identities, and public torch calls run the same operations.
+    Where the public calls differ, the graph is printed with torch.ops.aten calls instead.
+    """
+
+    from .. import torch_graph
+
+    functions = composed_kernels(plan, inspected)
+    try:
+        torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
+    except Exception as error:  # whatever the user's code raised on fake tensors
+        raise traced_error(inspected, "the function", error, eager=False) from error
+    traced = {}  # by operator: the trace of its kernel with the most results, the value variant
+    for k in sorted(plan.kernels, key=lambda k: -len(k.results)):
+        if k.operator not in traced:
+            arguments = examples(specs, k.params)
+            try:
+                whole = torch_graph.trace(functions[k.name], arguments)
+            except Exception as error:  # whatever the user's code raised while traced
+                raise traced_error(inspected, k.name, error, eager=False) from error
+            if torch_graph.mutating(whole.graph):  # cleaning assumes a functional graph
+                raise DiffgenError(
+                    f"the traced graph of {k.function} writes to tensors in place",
+                    "functionalization left"
+                    f" {', '.join(sorted(set(torch_graph.mutating(whole.graph))))} in it, and"
+                    " diffgen prints only graphs without mutation",
+                    "pass --torch-mode eager, and please report the function",
+                )
+            traced[k.operator] = (whole, k.results, results(whole(*arguments)), arguments)
+    constants = torch_graph.Constants()
+    kernels = []
+    for k in plan.kernels:
+        whole, names, computed, arguments = traced[k.operator]
+        indices = [names.index(name) for name in k.results]
+        module = torch_graph.keep(whole, indices)
+        expected = tuple(computed[i] for i in indices)
+        torch_graph.clean(module.graph)
+        printed = None
+        for public in (True, False):
+            try:
+                candidate = torch_graph.GraphPrinter(module, k.params, constants, public).print()
+            except torch_graph.CapturedTooLarge as error:
+                raise DiffgenError(
+                    f"{inspected.target.function} captures a {error}",
+                    "captured tensors are written into the module as literals, up to"
+                    f" {torch_graph.MAX_CAPTURED:,} elements",
+                    "pass the tensor to the function as an argument instead (a constant:"
+                    " --arg NAME=SPEC), or use --torch-mode eager",
+                ) from error
+            try:
+                found = run_printed(k, candidate.lines, constants, arguments)
+            except Exception:  # a misprinted graph: the next candidate, or the error below
+                continue
+            if same(found, expected):
+                printed = candidate
+                break
+        if printed is None:
+            raise DiffgenError(
+                f"the printed graph of {k.function} does not reproduce the traced graph",
+                "diffgen's graph cleaning or printing changed a result; this is a bug in diffgen",
+                "please report it with the function; meanwhile pass --torch-mode eager",
+            )
+        operations = f"{printed.calls} operation{'s' * (printed.calls != 1)}"
+        summary = f"the aten graph traced from torch.func by diffgen ({operations})."
+        kernels.append(replace(k, graph=printed.lines, summary=summary))
+    return replace(plan, kernels=tuple(kernels)), tuple(constants)
+
+
+def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None:
+    """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here."""
+    functions = composed_kernels(plan, inspected)
+    for k in plan.kernels:
+        try:
+            functions[k.name](*examples(specs, k.params))
+        except Exception as error:  # whatever the user's code raised under torch.func
+            raise traced_error(inspected, k.name, error, eager=True) from error
+
+
+class TorchBackend:
+    """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
+
+    flavour = "torch"
+    operators: tuple[str, ...] = tuple(OPERATORS)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.name = f"torch:{mode}"
+        how = "JVPs (torch.func.jvp, jacfwd)" if mode == "forward" else "VJPs (vjp, grad, jacrev)"
+        self.summary = f"torch in {mode} mode: {how}, traced to aten graphs at generation time"
+
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
+        target = inspected.target
+        if importlib.util.find_spec("torch") is None:
+            raise DiffgenError(
+                f"--backend {self.name} needs torch, which is not installed",
+                "the torch backends trace (or, in eager mode, run) torch.func at generation time",
+                "install it: pip install 'diffgen[torch]' (torch==2.13.0)",
+            )
+        eager = target.torch_mode == "eager"
+        outer_mode = outer.removeprefix("torch:")
+        x = functions[0].params[0]
+        constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
+        params = [p.name for p in (x, *constants)]
+        clash = [name for name in params if name in RESERVED or name.startswith("_")]
+        if clash:
+            raise DiffgenError(
+                f"parameter {clash[0]!r} of {target.function} clashes with the generated code",
+                "torch modules use the names torch, np and npt, and names starting with _ for"
+                " their temporaries and helpers",
+                f"rename {clash[0]!r} in {target.function}",
+            )
+        specs = {p.name: p.spec for fn in functions for p in fn.params}
+        kernels, helpers, inner = [], set(), {}
+        for fn in functions:
+            step, helper, quantity = steps(fn, self.mode, outer_mode, params)
+            helpers.add(helper)
+            if quantity is not None:
+                call = f"_{quantity}_{self.mode}({bound('_f', params, aux=True)}, {x.name})"
+                inner[quantity] = Inner(f"_inner_{quantity}", quantity, self.name, call)
+                helpers.add(f"{quantity}_{self.mode}")
+            name = f"_{fn.name}_kernel"
+            kernels.append(
+                Kernel(
+                    function=fn.name,
+                    operator=fn.operator,
+                    results=tuple(r.name for r in fn.results),
+                    name=name,
+                    call=f"_{fn.name.upper()}" if target.torch_compile else name,
+                    params=tuple(p.name for p in fn.params),
+                    annotation=fn.returns,
+                    steps=(step,),
+                    cast=", ".join(f"_{r.name}.to({r.dtype})" for r in fn.results),
+                )
+            )
+        plan = TorchPlan(
+            template="torch.py.jinja",
+            stdlib=(
+                (("collections.abc", "Callable"), ("typing", "Any"), ("typing", "cast"))
+                if eager
+                else ()
+            ),
+            imports=(f"import {inspected.module} as _user_module",) if eager else (),
+            constants=(),
+            helpers=closure(helpers),
+            description=description(self.name, outer, bool(inner), eager, target.torch_compile),
+            error=ERROR,
+            results_ready=True,
+            eager=eager,
+            y_dtype=f"torch.{inspected.output.dtype}",
+            y_spec=str(inspected.output),
+            params=tuple(params),
+            signature=", ".join(f"{name}: torch.Tensor" for name in params),
+            call_args=", ".join(arg.name for arg in inspected.args),
+            inner=tuple(inner[q] for q in sorted(inner)),
+            kernels=tuple(kernels),
+        )
+        tensors: tuple[tuple[str, str, str], ...] = ()
+        with quiet_torch():
+            if eager:
+                tried(plan, inspected, specs)
+            else:
+                plan, tensors = printed_graphs(plan, inspected, specs)
+        compiled = tuple(
+            (k.call, f"torch.compile({k.name}, fullgraph={not eager}, dynamic=False)",
+             f"{k.function}, compiled by torch.compile on its first call for each device")
+            for k in plan.kernels
+            if target.torch_compile
+        )  # fmt: skip
+        return replace(plan, constants=tensors + compiled)
+
+
+def description(backend: str, outer: str, second: bool, eager: bool, compiled: bool) -> str:
+    """The paragraph of the module docstring on how the module computes."""
+    order = f" and, for second order, {outer} over {backend}" if second else ""
+    if eager:
+        how = (
+            f"Computed by {backend}{order} with torch.func on every call (--torch-mode eager):"
+            " this module imports the user's function."
+        )
+    else:
+        how = (
+            f"Computed by {backend}{order}: each operator's torch.func composition was traced"
+            " by diffgen into an aten graph (make_fx), cleaned and written out below, so this"
+            " module runs no autograd and imports neither the user's function nor diffgen."
+            " The graphs were traced on the CPU and run on the device of their first argument:"
+            " every factory call takes that device, and captured tensors are module constants"
+            " moved to it."
+        )
+    if compiled:
+        how += " Each kernel is wrapped in torch.compile, which compiles on its first call."
+    return (
+        how + " Arguments may be torch tensors, numpy arrays (shared with torch.as_tensor) or,"
+        " for 0-d specs, Python floats; results are always torch tensors."
+    )
+
+
+BACKENDS = (TorchBackend("forward"), TorchBackend("reverse"))

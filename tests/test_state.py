@@ -1,0 +1,89 @@
+"""No hidden state: every generated module gives the same results in any call order, from many
+threads at once, as a freshly imported copy; and its module-level data never changes."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import random
+import types
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+MODULES = sorted(p for p in (REPO / "generated").glob("*.py") if not p.name.startswith("test_"))
+
+
+def load(path: Path, name: str) -> types.ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def calls(module: types.ModuleType, cases: Any) -> list[tuple[str, tuple[Any, ...]]]:
+    """Every public operator at every test point, with the arguments it takes."""
+    found = []
+    for name in module.__all__:
+        params = list(inspect.signature(getattr(module, name)).parameters)
+        found += [(name, tuple(case[p] for p in params)) for case in cases]
+    return found
+
+
+def as_numpy(result: Any) -> list[np.ndarray]:
+    results = result if isinstance(result, tuple) else (result,)
+    return [np.array(np.asarray(r.cpu() if hasattr(r, "cpu") else r)) for r in results]
+
+
+def data(module: types.ModuleType) -> dict[str, bytes]:
+    """A byte snapshot of every module-level value that is data, not code."""
+    snapshot = {}
+    for name, value in vars(module).items():
+        if name.startswith("__") or callable(value) or isinstance(value, types.ModuleType):
+            continue
+        if hasattr(value, "numpy") and hasattr(value, "detach"):  # a torch tensor
+            value = value.detach().cpu().numpy()
+        snapshot[name] = (
+            np.asarray(value).tobytes() if hasattr(value, "shape") else repr(value).encode()
+        )
+    return snapshot
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+def test_same_results_in_any_order_and_from_threads(path: Path) -> None:
+    tests = load(path.with_name(f"test_{path.name}"), f"state_tests_{path.stem}")
+    module = tests.M
+    todo = calls(module, tests.CASES)
+    fresh = load(path, f"fresh_{path.stem}")  # a second, untouched copy
+    expected = [as_numpy(getattr(fresh, name)(*args)) for name, args in todo]
+    before = data(module)
+    order = list(range(len(todo))) * 3
+    random.Random(0).shuffle(order)
+
+    def run(index: int) -> tuple[int, list[np.ndarray]]:
+        name, args = todo[index]
+        return index, as_numpy(getattr(module, name)(*args))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for index, got in pool.map(run, order):
+            for g, e in zip(got, expected[index], strict=True):
+                np.testing.assert_array_equal(g, e, err_msg=f"{todo[index][0]} (call {index})")
+    assert data(module) == before, "module-level data changed while operators ran"
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: p.stem)
+def test_module_level_data_is_immutable(path: Path) -> None:
+    module = load(path, f"immutable_{path.stem}")
+    for name, value in vars(module).items():
+        if name.startswith("__") or callable(value) or isinstance(value, types.ModuleType):
+            continue
+        if isinstance(value, np.ndarray):
+            assert not value.flags.writeable, f"{name} is a writeable numpy array"
+        elif isinstance(value, dict | list | set | bytearray):
+            pytest.fail(f"{name} is a mutable {type(value).__name__}")
