@@ -16,7 +16,6 @@ ratios. Results are a table for the README, never an assertion.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import platform
 import shutil
@@ -33,6 +32,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from generator.bench import load  # noqa: E402
 
 # (module stem, function, args, ops, backend, outer)
 MODULES = [
@@ -95,14 +96,6 @@ def import_times(root: Path, name: str) -> dict[str, float]:
         check=True,
     )
     return dict(json.loads(run.stdout))
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def baselines(f: Callable[..., Any], mode: str, outer: str) -> dict[str, Callable[..., Any]]:

@@ -5,7 +5,6 @@ Run: .venv/bin/python benchmarks/bench_sympy.py   (prints a markdown table for t
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from timing import markdown, median_us  # noqa: E402
 
+from generator.bench import load  # noqa: E402
 from generator.derivatives import symbolic_derivatives  # noqa: E402
 from generator.inspect_target import inspect_target  # noqa: E402
 from generator.pipeline import generate  # noqa: E402
@@ -30,14 +30,6 @@ from generator.target import Target  # noqa: E402
 
 CASES = [("examples.rosen:rosen", {}), ("examples.dense:dense", {"A": "float64[{n},{n}]"})]
 OPS = ("gradient", "hessian", "hvp")
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def lambdified(target: Target) -> dict[str, Callable[..., object]]:

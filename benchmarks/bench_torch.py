@@ -8,7 +8,6 @@ Run: .venv/bin/python benchmarks/bench_torch.py [--no-compile]   (prints markdow
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tempfile
 import time
@@ -29,6 +28,7 @@ from timing import markdown, median_us  # noqa: E402
 from examples.dense import dense  # noqa: E402
 from examples.residual import residual  # noqa: E402
 from examples.rosen import rosen  # noqa: E402
+from generator.bench import load  # noqa: E402
 from generator.pipeline import generate  # noqa: E402
 from generator.target import Target  # noqa: E402
 
@@ -41,14 +41,6 @@ CASES = [
     ("residual", "examples.residual:residual", ("jacobian",), "forward", "forward"),
 ]
 FUNCTIONS: dict[str, Callable[..., Any]] = {"rosen": rosen, "dense": dense, "residual": residual}
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def baseline(name: str, op: str, inner: str) -> Callable[..., Any]:

@@ -96,6 +96,7 @@ def progress(total: int) -> Iterator[Callable[[str], None]]:
 
 
 def load(path: Path) -> ModuleType:
+    """Import a generated module from its file."""
     spec = importlib.util.spec_from_file_location(path.stem, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
+from generator.bench import load
 from tests.conftest import REPO, run_blocked
 
 EPS = np.finfo(np.float64).eps
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 ROSEN = load(REPO / "generated/rosen_finitediff.py")
