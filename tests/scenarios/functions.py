@@ -1,0 +1,74 @@
+"""The scenario functions, in Array API style so that every backend can take them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from array_api_compat import array_namespace
+
+
+def scalar_scalar(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.sin(x) * x**2
+
+
+def scalar_scalar_c(x: Any, c: Any) -> Any:
+    xp = array_namespace(x, c)
+    return c * xp.exp(x)
+
+
+def scalar_vector(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.stack([xp.sin(x), xp.cos(x), x**3])
+
+
+def scalar_vector_c(x: Any, c: Any) -> Any:
+    return c * x**2
+
+
+def scalar_matrix(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.reshape(xp.stack([x, x**2, x**3, xp.sin(x)]), (2, 2))
+
+
+def vector_scalar(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.sum(xp.sin(x) * x) + xp.sum(x[1:] * x[:-1])
+
+
+def vector_scalar_c(x: Any, c: Any) -> Any:
+    xp = array_namespace(x, c)
+    return xp.sum(c * x**3)
+
+
+def matrix_scalar(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.sum(xp.tanh(x) * x)
+
+
+def vector_vector(x: Any) -> Any:
+    xp = array_namespace(x)
+    return x**2 + 2.0 * xp.flip(x)
+
+
+def vector_vector_c(x: Any, c: Any) -> Any:
+    xp = array_namespace(x, c)
+    return xp.exp(x) * c
+
+
+def vector_matrix(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.reshape(x, (-1, 1)) * xp.reshape(x, (1, -1))
+
+
+def matrix_vector(x: Any) -> Any:
+    xp = array_namespace(x)
+    return xp.sum(x**2, axis=1)
+
+
+def matrix_matrix(x: Any) -> Any:
+    return x * x + x
+
+
+def matrix_matrix_c(x: Any, c: Any) -> Any:
+    return x * c

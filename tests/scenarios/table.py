@@ -1,0 +1,83 @@
+"""The scenario table: specs, and the Jacobian and second derivatives written out by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+Array = np.ndarray
+C3 = np.array([0.5, -1.0, 2.0])
+C4 = np.array([0.5, -1.0, 2.0, 1.5])
+C23 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A function of DI's families: specs, a point, and closed-form derivatives there."""
+
+    name: str
+    x: Array
+    constant: Array | None
+    jacobian: Callable[[Array], Array]  # (y.size, x.size)
+    second: Callable[[Array], Array] | None = None  # Hessian (x.size, x.size) or d2y (y.size,)
+
+    @property
+    def args(self) -> tuple[tuple[str, str], ...]:
+        specs = [("x", spec(self.x))]
+        if self.constant is not None:
+            specs.append(("c", spec(self.constant)))
+        return tuple(specs)
+
+
+def spec(a: Array) -> str:
+    return f"float64[{','.join(map(str, np.shape(a)))}]"
+
+
+def sech2(x: Array) -> Array:
+    return 1.0 - np.tanh(x) ** 2
+
+
+def col(*entries: Array) -> Array:
+    return np.array([np.ravel(e)[0] for e in entries]).reshape(-1, 1)
+
+
+X0 = np.array(0.7)
+V = np.array([0.3, -0.5, 0.8, 1.1])
+M = np.array([[0.3, -0.5, 0.8], [1.1, -0.2, 0.6]])
+M32 = M.T.copy()
+
+SCENARIOS = [
+    Scenario("scalar_scalar", X0, None,
+             lambda x: col(np.cos(x) * x**2 + 2 * x * np.sin(x)),
+             lambda x: np.array([(2 - x**2) * np.sin(x) + 4 * x * np.cos(x)])),
+    Scenario("scalar_scalar_c", X0, np.array(1.5),
+             lambda x: col(1.5 * np.exp(x)), lambda x: np.array([1.5 * np.exp(x)])),
+    Scenario("scalar_vector", X0, None,
+             lambda x: col(np.cos(x), -np.sin(x), 3 * x**2),
+             lambda x: np.array([-np.sin(x), -np.cos(x), 6 * x])),
+    Scenario("scalar_vector_c", X0, C3,
+             lambda x: (2 * C3 * x).reshape(-1, 1), lambda x: 2 * C3),
+    Scenario("scalar_matrix", X0, None,
+             lambda x: col(1.0, 2 * x, 3 * x**2, np.cos(x)),
+             lambda x: np.array([0.0, 2.0, 6 * x, -np.sin(x)])),
+    Scenario("vector_scalar", V, None,
+             lambda x: (np.sin(x) + x * np.cos(x) + np.r_[0, x[:-1]] + np.r_[x[1:], 0])[None],
+             lambda x: np.diag(2 * np.cos(x) - x * np.sin(x)) + np.eye(4, k=1) + np.eye(4, k=-1)),
+    Scenario("vector_scalar_c", V, C4,
+             lambda x: (3 * C4 * x**2).reshape(1, -1), lambda x: np.diag(6 * C4 * x)),
+    Scenario("matrix_scalar", M, None,
+             lambda x: (np.tanh(x) + x * sech2(x)).reshape(1, -1),
+             lambda x: np.diag((2 * sech2(x) * (1 - x * np.tanh(x))).reshape(-1))),
+    Scenario("vector_vector", V, None,
+             lambda x: np.diag(2 * x) + 2 * np.fliplr(np.eye(4))),
+    Scenario("vector_vector_c", V, C4, lambda x: np.diag(np.exp(x) * C4)),
+    Scenario("vector_matrix", V, None,
+             lambda x: np.einsum("ik,j->ijk", np.eye(4), x).reshape(16, 4)
+             + np.einsum("i,jk->ijk", x, np.eye(4)).reshape(16, 4)),
+    Scenario("matrix_vector", M32, None,
+             lambda x: np.einsum("ik,kl->ikl", np.eye(3), 2 * x).reshape(3, 6)),
+    Scenario("matrix_matrix", M, None, lambda x: np.diag((2 * x + 1).reshape(-1))),
+    Scenario("matrix_matrix_c", M, C23, lambda x: np.diag(C23.reshape(-1))),
+]  # fmt: skip
