@@ -139,3 +139,19 @@ def test_second_parameter_can_be_active(project: Project) -> None:
     module = load(Path(path))
     x = np.array([0.5, 1.0, 2.0])
     np.testing.assert_allclose(module.gradient(x, 2.0), 6.0 * x**2, rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", ["finitediff", "sympy"])
+def test_hvp_alone(project: Project, backend: str) -> None:
+    """A module whose operators never return the value (hvp, gradient_and_hvp) still gets
+    tolerances scaled by the value, and its generated tests pass."""
+    target = Target(project.ref("rosen"), args=(("x", "float64[5]"),), ops=("hvp",),
+                    backend=backend)  # fmt: skip
+    generate_and_write(target, project.root, force=False)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "generated"],
+        cwd=project.root,
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stdout[-3000:]
