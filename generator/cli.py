@@ -64,7 +64,12 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--ops", required=True, help="OP[,OP...] or all")
     gen.add_argument("--backend", required=True, help=f"one of {', '.join(BACKENDS)}")
     gen.add_argument("--outer", help="outer backend of second-order operators")
-    gen.add_argument("-o", "--output", help="module path (default generated/<func>_<backend>.py)")
+    gen.add_argument(
+        "-o",
+        "--output",
+        help="module path (default generated/<func>_<backend>.py; for a pair across frameworks"
+        " generated/<func>_<outer>_over_<backend>.py)",
+    )
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
     gen.add_argument(
         "--jax-export",

@@ -62,7 +62,12 @@ class Target:
         return self.function.rpartition(":")[2].rpartition(".")[2]
 
     def default_output(self) -> str:
-        return f"generated/{self.func_name}_{self.backend.replace(':', '_')}.py"
+        """`generated/<func>_<backend>.py`; for a pair across frameworks
+        `generated/<func>_<outer>_over_<backend>.py`, so that it never takes the inner's name."""
+        name = self.backend
+        if self.outer and self.outer.partition(":")[0] != self.backend.partition(":")[0]:
+            name = f"{self.outer}_over_{self.backend}"
+        return f"generated/{self.func_name}_{name.replace(':', '_')}.py"
 
     def canonical(self) -> str:
         """A stable text of everything that decides the generated code, for the fingerprint."""

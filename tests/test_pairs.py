@@ -59,3 +59,12 @@ def test_backends_lists_the_pairs(diffgen: Run) -> None:
     code, out, _ = diffgen("backends")
     assert code == 0
     assert "finitediff over sympy" in out and "sympy over sympy" in out
+
+
+def test_a_pair_across_frameworks_gets_its_own_default_path(diffgen: Run, project: Project) -> None:
+    argv = ["generate", project.ref("rosen"), "--arg", "x=float64[3]", "--ops", "hvp", "--no-tests"]
+    assert diffgen(*argv, "--backend", "sympy")[0] == 0
+    code, out, err = diffgen(*argv, "--backend", "sympy", "--outer", "finitediff")
+    assert code == 0, err
+    assert out.strip() == "wrote generated/rosen_finitediff_over_sympy.py"
+    assert (project.root / "generated/rosen_sympy.py").read_text().count("finitediff") == 0
