@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
@@ -22,6 +23,38 @@ class ErrorModel:
     exponents: tuple[float, float, float]
     why: str  # one sentence for the generated tests' docstring
     variants_exact: bool  # value variants compute bit-identical results to the plain operators
+
+
+#: The error model of automatic differentiation (jax and torch): every result is the rounded
+#: evaluation of an exact derivative expression, so its error is a multiple of eps relative to
+#: the scale of f and of the derivative, for every order. The multiple comes from reductions
+#: (sums over x.size or f(x).size terms, matmul) and the cancellation between their terms:
+#: measured against exact references on the examples and each backend's scenario tests, at
+#: most 1.6 eps of max(1, |f(x)|, |reference|); 64 leaves room for reductions over n ~ 1000.
+#: Value variants are compiled or traced as kernels of their own, which may order operations
+#: differently, so they need not be bit-identical to the plain operators.
+AD_ERROR = ErrorModel(
+    factor=64.0,
+    exponents=(1.0, 1.0, 1.0),
+    why="p = 1 for every order: automatic differentiation is exact up to the rounding of its"
+    " float operations",
+    variants_exact=False,
+)
+
+
+def result_targets(names: Sequence[str], computed: Sequence[str]) -> str:
+    """`_value, _gradient` or `_, _gradient`: the locals an AD helper's results go to."""
+    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
+
+
+def helper_closure(helpers: set[str], table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """The helpers and those they call (`table`: each helper's callees, in the template's order
+    of definition, callees first), in that order."""
+    needed = set(helpers)
+    for name in reversed(table):
+        if name in needed:
+            needed.update(table[name])
+    return tuple(name for name in table if name in needed)
 
 
 @dataclass(frozen=True)

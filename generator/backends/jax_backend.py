@@ -33,26 +33,12 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DiffgenError
 from ..spec import Spec
 from ..x64 import precise
-from .base import BackendPlan, ErrorModel
+from .base import AD_ERROR, BackendPlan, helper_closure, result_targets
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
     from ..plan import FunctionPlan
 
-#: jax's AD is exact up to rounding: every result is the rounded evaluation of an exact
-#: derivative expression, so its error is a small multiple of eps relative to the scale of f and
-#: of the derivative, for every order (exponent 1). Measured against exact (mpmath) references on
-#: the examples (rosen n = 10, dense n = 6, residual, the float32 curve): at most 1.2 eps of
-#: max(1, |f(x)|, |reference|). The multiple grows with the length of reductions (sums over
-#: x.size or f(x).size terms, like sqrt(n) for random rounding), so 64 keeps room for n ~ 1000.
-#: Value variants are kernels of their own, which XLA may fuse differently: not bit-identical.
-ERROR = ErrorModel(
-    factor=64.0,
-    exponents=(1.0, 1.0, 1.0),
-    why="p = 1 for every order: automatic differentiation is exact up to the rounding of its"
-    " float operations",
-    variants_exact=False,
-)
 
 #: The platforms a --jax-export artifact is lowered for: it runs on any of them.
 EXPORT_PLATFORMS = ("cpu", "cuda")
@@ -150,20 +136,6 @@ def bound(fn: str, params: str) -> str:
     return f"lambda _z: {fn}(_z, {rest})" if rest else fn
 
 
-def targets(names: list[str], computed: tuple[str, str]) -> str:
-    """`_value, _gradient` or `_, _gradient`: the locals a helper's pair of results go to."""
-    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
-
-
-def closure(helpers: set[str]) -> tuple[str, ...]:
-    """The helpers and those they call, in the template's order of definition."""
-    needed = set(helpers)
-    for name in reversed(HELPERS):
-        if name in needed:
-            needed.update(HELPERS[name])
-    return tuple(name for name in HELPERS if name in needed)
-
-
 def steps(
     fn: FunctionPlan, mode: str, outer_mode: str, params: str
 ) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
@@ -174,18 +146,22 @@ def steps(
     if op in ("pushforward", "pullback"):
         tangent = "dx" if op == "pushforward" else "dy"
         call = f"_{op}_{mode}({f}, {x}, {tangent})"
-        return ((targets(names, ("value", op)), call),), f"{op}_{mode}", None
+        return ((result_targets(names, ("value", op)), call),), f"{op}_{mode}", None
     if op in ("derivative", "gradient", "jacobian"):
-        return ((targets(names, ("value", op)), f"_{op}_{mode}({f}, {x})"),), f"{op}_{mode}", None
+        return (
+            ((result_targets(names, ("value", op)), f"_{op}_{mode}({f}, {x})"),),
+            f"{op}_{mode}",
+            None,
+        )
     quantity = "derivative" if op == "second_derivative" else "gradient"
     inner = bound(f"_inner_{quantity}", params)
     if op == "hvp":
         helper = HVP[outer_mode]
         call = f"_{helper}({inner}, {x}, dx)"
-        return ((targets(names, ("gradient", "hvp")), call),), helper, quantity
+        return ((result_targets(names, ("gradient", "hvp")), call),), helper, quantity
     helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
     body: tuple[tuple[str, str], ...] = (("_value", f"_f({params})"),) if "value" in names else ()
-    body += ((targets(names, (quantity, op)), f"_{helper}({inner}, {x})"),)
+    body += ((result_targets(names, (quantity, op)), f"_{helper}({inner}, {x})"),)
     return body, helper, quantity
 
 
@@ -330,9 +306,9 @@ class JaxBackend:
                 else ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
             ),
             constants=(),
-            helpers=closure(helpers),
+            helpers=helper_closure(helpers, HELPERS),
             description=description(self.name, outer, bool(inner), export),
-            error=ERROR,
+            error=AD_ERROR,
             export=export,
             y_dtype=f"np.{inspected.output.dtype}",
             y_spec=str(inspected.output),

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DiffgenError
 from ..operators import OPERATORS
-from .base import BackendPlan, ErrorModel
+from .base import AD_ERROR, BackendPlan, helper_closure, result_targets
 
 if TYPE_CHECKING:
     import torch
@@ -45,22 +45,6 @@ if TYPE_CHECKING:
     from ..plan import FunctionPlan
     from ..spec import Spec
 
-#: AD is exact up to rounding: each result is the rounded evaluation of an exact derivative
-#: expression, so the error is a multiple of eps relative to the scale of f and of the
-#: derivative, for every order. The multiple comes from reductions (sums over x.size or
-#: f(x).size terms, matmul) and the cancellation between their terms: measured on the examples
-#: and tests/test_torch_backend.py's scenarios (every pair and mode) against exact references,
-#: at most 1.6 eps of max(1, |f(x)|, |reference|); 64, as for the jax and sympy backends,
-#: leaves room for longer reductions. Value variants are traced as graphs of their own, whose
-#: operations may differ (a jacfwd's value comes out of its batched pass), so they need not be
-#: bit-identical to the plain operators.
-ERROR = ErrorModel(
-    factor=64.0,
-    exponents=(1.0, 1.0, 1.0),
-    why="p = 1 for every order: automatic differentiation is exact up to the rounding of its"
-    " float operations",
-    variants_exact=False,
-)
 
 #: Names the generated code uses, which a parameter must not shadow (besides _-prefixed ones).
 RESERVED = frozenset({"torch", "np", "npt"})
@@ -142,20 +126,6 @@ def bound(fn: str, params: Sequence[str], aux: bool) -> str:
     return f"lambda _z: ({call}, ())" if aux else f"lambda _z: {call}"
 
 
-def targets(names: list[str], computed: tuple[str, str, str]) -> str:
-    """`_value, _gradient, _`: the locals a helper's three results go to."""
-    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
-
-
-def closure(helpers: set[str]) -> tuple[str, ...]:
-    """The helpers and those they call, in the template's order of definition."""
-    needed = set(helpers)
-    for name in reversed(HELPERS):
-        if name in needed:
-            needed.update(HELPERS[name])
-    return tuple(name for name in HELPERS if name in needed)
-
-
 def steps(
     fn: FunctionPlan, mode: str, outer_mode: str, params: Sequence[str]
 ) -> tuple[tuple[str, str], str, str | None]:
@@ -166,18 +136,22 @@ def steps(
     if op in ("pushforward", "pullback"):
         tangent = "dx" if op == "pushforward" else "dy"
         call = f"_{op}_{mode}({f}, {x}, {tangent})"
-        return (targets(names, ("value", op, "")), call), f"{op}_{mode}", None
+        return (result_targets(names, ("value", op, "")), call), f"{op}_{mode}", None
     if op in ("derivative", "gradient", "jacobian"):
-        return (targets(names, ("value", op, "")), f"_{op}_{mode}({f}, {x})"), f"{op}_{mode}", None
+        return (
+            (result_targets(names, ("value", op, "")), f"_{op}_{mode}({f}, {x})"),
+            f"{op}_{mode}",
+            None,
+        )
     quantity = "derivative" if op == "second_derivative" else "gradient"
     inner = bound(f"_inner_{quantity}", params, aux=False)
     if op == "hvp":
         helper = HVP[outer_mode]
         call = f"_{helper}({inner}, {x}, dx)"
-        return (targets(names, ("gradient", "hvp", "")), call), helper, quantity
+        return (result_targets(names, ("gradient", "hvp", "")), call), helper, quantity
     helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
     computed = (quantity, op, "value")
-    return (targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
+    return (result_targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
 
 
 def where(inspected: Inspected, error: Exception) -> str:
@@ -458,9 +432,9 @@ class TorchBackend:
             ),
             imports=(f"import {inspected.module} as _user_module",) if eager else (),
             constants=(),
-            helpers=closure(helpers),
+            helpers=helper_closure(helpers, HELPERS),
             description=description(self.name, outer, bool(inner), eager, target.torch_compile),
-            error=ERROR,
+            error=AD_ERROR,
             results_ready=True,
             eager=eager,
             y_dtype=f"torch.{inspected.output.dtype}",
