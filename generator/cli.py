@@ -121,9 +121,15 @@ def backends_table() -> str:
     for op in OPERATORS:
         marks = [("yes" if op in BACKENDS[b].operators else "-").ljust(len(b)) for b in names]
         lines.append(op.ljust(width) + "  ".join(marks))
-    lines += ["", "second-order pairs (outer over inner)"]
-    lines += [f"  {outer} over {inner}" for outer, inner in PAIRS]
-    return "\n".join(lines)
+    lines += [
+        "",
+        "second-order pairs: outer (rows) x inner (columns); yes: --outer ROW --backend COLUMN",
+    ]
+    lines.append(" " * (width + 6) + "  ".join(names))
+    for outer in names:
+        marks = [("yes" if (outer, inner) in PAIRS else "-").ljust(len(inner)) for inner in names]
+        lines.append(f"{outer}".ljust(width + 6) + "  ".join(marks))
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def run_bench(args: argparse.Namespace) -> int:

@@ -60,21 +60,24 @@ class Dialect:
     name: str
     printer: Callable[[], Any]
     unpack: str  # how an argument becomes its elements: {targets}, {name}
-    stack: str  # how entries become a flat array: {items}, {dtype}, {like}
+    stack: str  # how entries become a flat array: {items}, {dtype}
+    number: str  # how a constant entry is printed: {value}, {like}
 
 
 DIALECTS = {
     "math": Dialect(
         "math", MathPrinter, "{targets} = {name}.reshape(-1).tolist()",
-        "np.array([{items}], dtype={dtype})",
+        "np.array([{items}], dtype={dtype})", "{value}",
     ),
     "jax": Dialect(
         "jax", JaxCodePrinter, "{targets} = {name}.reshape(-1)",
-        "jax.numpy.stack([{items}]).astype({dtype})",
+        "jax.numpy.stack([{items}]).astype({dtype})", "{value}",
     ),
+    # torch.stack takes tensors only: constants become 0-d tensors of the argument's dtype and
+    # device (full_like traces to one aten op)
     "torch": Dialect(
         "torch", TorchCodePrinter, "{targets} = {name}.reshape(-1)",
-        "torch.stack(torch.broadcast_tensors({like}, {items})[1:]).to({dtype})",
+        "torch.stack([{items}]).to({dtype})", "torch.full_like({like}, {value})",
     ),
 }  # fmt: skip
 
@@ -119,7 +122,7 @@ def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Em
 
     Each result is left in its final form: a scalar of its dtype, or an array of its shape.
 
-    `like` names an element of the arguments whose dtype and device torch's stack follows.
+    `like` names an element of the arguments whose dtype and device torch's constants take.
     """
     style = DIALECTS[dialect]
     printer = style.printer()
@@ -132,18 +135,26 @@ def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Em
     constants = []
     position = 0
     for result, nonzeros in layouts:
-        printed = [printer.doprint(e) for e in reduced[position : position + len(nonzeros)]]
+        entries = reduced[position : position + len(nonzeros)]
+        printed = [
+            (
+                style.number.format(value=printer.doprint(e), like=like)
+                if e.is_number
+                else printer.doprint(e)
+            )
+            for e in entries
+        ]
         position += len(nonzeros)
         target = f"_{result.name}"
-        reshape = f".reshape({result.shape!r})" if len(result.shape) > 1 else ""
+        reshape = f".reshape({result.shape!r})" if len(result.shape) != 1 else ""
         if result.scalar and dialect == "math":
             lines.append(f"{target} = {result.dtype}({printed[0] if printed else '0.0'})")
         elif len(nonzeros) >= SPARSE_BELOW * result.size or dialect != "math":
-            dense = ["0.0"] * result.size
+            dense = [style.number.format(value="0.0", like=like)] * result.size
             for (k, _), text in zip(nonzeros, printed, strict=True):
                 dense[k] = text
             items = ", ".join(dense)
-            stacked = style.stack.format(items=items, dtype=result.dtype, like=like)
+            stacked = style.stack.format(items=items, dtype=result.dtype)
             lines.append(f"{target} = {stacked}{reshape}")
         else:
             lines.append(f"{target} = np.zeros({result.size}, dtype={result.dtype})")

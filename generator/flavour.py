@@ -16,6 +16,7 @@ class Flavour:
     dtype_module: str  # where dtypes live in generated code: "np", "jnp", "torch"
     array: str  # the checked-array annotation; {dtype} is replaced by the dtype expression
     accepted: str  # what else a parameter accepts, "" for nothing: "npt.NDArray[{dtype}]"
+    checked: str  # what an argument is once checked (jax passes numpy arrays on as they are)
     scalar_results: bool  # 0-d results as scalars of the dtype (numpy) rather than 0-d arrays
     stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its helpers use
 
@@ -24,6 +25,9 @@ class Flavour:
 
     def array_annotation(self, spec: Spec) -> str:
         return self.array.format(dtype=self.dtype(spec))
+
+    def checked_annotation(self, spec: Spec) -> str:
+        return self.checked.format(dtype=self.dtype(spec))
 
     def parameter_annotation(self, spec: Spec) -> str:
         """A parameter: the flavour's array, other arrays it converts, floats for 0-d specs."""
@@ -49,6 +53,7 @@ FLAVOURS: dict[str, Flavour] = {
         dtype_module="np",
         array="npt.NDArray[{dtype}]",
         accepted="",
+        checked="npt.NDArray[{dtype}]",
         scalar_results=True,
         stdlib=(("typing", "TypeVar"),),
     ),
@@ -58,6 +63,7 @@ FLAVOURS: dict[str, Flavour] = {
         dtype_module="np",  # jax arrays' dtypes are numpy's
         array="jax.Array",
         accepted="npt.NDArray[{dtype}]",
+        checked="jax.Array | npt.NDArray[{dtype}]",
         scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
         stdlib=(("typing", "Any"), ("typing", "TypeVar")),
     ),
@@ -67,6 +73,7 @@ FLAVOURS: dict[str, Flavour] = {
         dtype_module="torch",
         array="torch.Tensor",
         accepted="npt.NDArray[{dtype}]",  # shared with torch.as_tensor
+        checked="torch.Tensor",
         scalar_results=False,  # 0-d results are 0-d tensors: one return type
         stdlib=(),
     ),

@@ -6,7 +6,7 @@ import textwrap
 from dataclasses import dataclass, replace
 
 from . import __version__
-from .backends.base import BackendPlan, ErrorModel
+from .backends.base import Backend, BackendPlan, ErrorModel, inner_quantities
 from .backends.registry import check_pair, get_backend, get_outer
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
@@ -29,7 +29,8 @@ class ArrayPlan:
     name: str
     spec: Spec
     annotation: str  # in a public signature
-    array: str  # once checked: "npt.NDArray[np.float64]"
+    array: str  # the flavour's array: "npt.NDArray[np.float64]", "jax.Array"
+    checked: str  # what the argument is once checked: "jax.Array | npt.NDArray[np.float64]"
     dtype: str  # the dtype as generated code spells it: "np.float64"
 
     @property
@@ -57,6 +58,7 @@ class FunctionPlan:
     returns: str
     docstring: str
     public: bool = True  # False: a private `_inner_*` function an outer backend calls
+    flavour: str = "numpy"  # the array library of its parameters and results
 
     @property
     def order(self) -> int:
@@ -95,6 +97,12 @@ class ModulePlan:
     #: call the inner backend's `private` functions (`_inner_gradient`, ...).
     outer_plan: BackendPlan | None = None
     private: tuple[FunctionPlan, ...] = ()
+
+    @property
+    def rendered_private(self) -> tuple[FunctionPlan, ...]:
+        """The private functions the module needs: none where the outer traced them into its
+        own code (torch graphs)."""
+        return self.private if self.outer_plan and self.outer_plan.calls_private else ()
 
     @property
     def pair_label(self) -> str:
@@ -154,7 +162,14 @@ class ModulePlan:
 def array_plan(name: str, spec: Spec, flavour: Flavour, *, result: bool = False) -> ArrayPlan:
     """How a module of this flavour takes (or returns) an array of this spec."""
     annotation = flavour.result_annotation(spec) if result else flavour.parameter_annotation(spec)
-    return ArrayPlan(name, spec, annotation, flavour.array_annotation(spec), flavour.dtype(spec))
+    return ArrayPlan(
+        name,
+        spec,
+        annotation,
+        flavour.array_annotation(spec),
+        flavour.checked_annotation(spec),
+        flavour.dtype(spec),
+    )
 
 
 def result_spec(like: str, x: Spec, y: Spec) -> Spec:
@@ -227,7 +242,7 @@ def function_plan(
     listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
     docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
     operator = op.name if public else quantities[0]
-    return FunctionPlan(name, operator, params, results, returns, docstring, public)
+    return FunctionPlan(name, operator, params, results, returns, docstring, public, flavour.name)
 
 
 def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...], how: str) -> str:
@@ -238,7 +253,7 @@ def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...]
         if any(op.order == 2 for op in ops)
         else ""
     )
-    how = textwrap.fill(how, width=96)
+    how = "\n\n".join(textwrap.fill(paragraph, width=96) for paragraph in how.split("\n\n"))
     return (
         f"Derivatives of {inspected.target.function}({signature}) -> {inspected.output}.\n\n"
         f"Differentiated in {inspected.active.name}; constants: {constants}.\n"
@@ -270,19 +285,11 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         for op in ops
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
-    # within one framework (jax over jax, ...) the backend composes the pair itself
+    # within one framework (jax over jax, ...) the backend composes the pair itself; across
+    # frameworks the inner backend plans private `_inner_*` functions that the outer one calls
     family = outer.partition(":")[0] != target.backend.partition(":")[0]
     mixed = family and any(op.order == 2 for op in ops)
-    private: tuple[FunctionPlan, ...] = ()
-    outer_plan = None
-    if mixed:
-        foreign = get_outer(outer)
-        private = tuple(
-            function_plan(f"_inner_{q}", OPERATORS.get(q, OPERATORS["gradient"]), (q,),
-                          inspected, (x, *constants), flavour, public=False)
-            for q in foreign.inner_quantities(functions)
-        )  # fmt: skip
-        outer_plan = foreign.plan_outer(inspected, functions, target.backend)
+    private = private_functions(inspected, functions, backend, outer) if mixed else ()
     inner_functions = tuple(f for f in functions if not (mixed and f.order == 2))
     backend_plan = backend.plan(inspected, inner_functions + private, outer)
     record = (
@@ -296,7 +303,7 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         ("version", repr(__version__)),
         ("fingerprint", repr(fingerprint)),
     )
-    return ModulePlan(
+    plan = ModulePlan(
         reference=target.function,
         module_name=module_name,
         version=__version__,
@@ -315,6 +322,35 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         record=record,
         flavour=flavour,
         backend_plan=backend_plan,
-        outer_plan=outer_plan,
         private=private,
     )
+    if not mixed:
+        return plan
+    from .render import render_private  # render imports this module
+
+    outer_plan = get_outer(outer).plan_outer(
+        inspected, functions, target.backend, render_private(plan)
+    )
+    how = f"{backend_plan.description}\n\n{outer_plan.description}"
+    return replace(
+        plan, outer_plan=outer_plan, docstring=module_docstring(inspected, outer, ops, how)
+    )
+
+
+def private_functions(
+    inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: Backend, outer: str
+) -> tuple[FunctionPlan, ...]:
+    """The inner backend's private functions that a foreign outer's second-order ones call.
+
+    They take and return arrays of the outer's library where the inner can print its code in it
+    (sympy under jax or torch), else of the inner's own, which the outer converts (finitediff).
+    """
+    outer_flavour = get_backend(outer).flavour
+    flavour = FLAVOURS[outer_flavour if outer_flavour in inner.dialects else inner.flavour]
+    x = array_plan(inspected.active.name, inspected.active.spec, flavour)
+    constants = tuple(array_plan(c.name, c.spec, flavour) for c in inspected.constants)
+    return tuple(
+        function_plan(f"_inner_{q}", OPERATORS.get(q, OPERATORS["gradient"]), (q,), inspected,
+                      (x, *constants), flavour, public=False)
+        for q in inner_quantities(functions)
+    )  # fmt: skip

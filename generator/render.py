@@ -35,3 +35,17 @@ def render_module(plan: ModulePlan) -> str:
 
 def render_tests(plan: TestPlan) -> str:
     return environment().get_template("test_module.py.jinja").render(plan=plan)
+
+
+#: The private `_inner_*` functions alone, for an outer backend that traces them at generation.
+PRIVATE = """{%- import "function.py.jinja" as functions -%}
+{% for fn in plan.private %}
+
+
+{{ functions.function(plan, fn) }}
+{% endfor %}
+"""
+
+
+def render_private(plan: ModulePlan) -> str:
+    return environment().from_string(PRIVATE).render(plan=plan)

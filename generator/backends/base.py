@@ -47,6 +47,11 @@ def result_targets(names: Sequence[str], computed: Sequence[str]) -> str:
     return ", ".join(f"_{q}" if q in names else "_" for q in computed)
 
 
+def annotation(count: int, array: str) -> str:
+    """The return annotation of a kernel with `count` results of this array type."""
+    return array if count == 1 else f"tuple[{', '.join([array] * count)}]"
+
+
 def helper_closure(helpers: set[str], table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
     """The helpers and those they call (`table`: each helper's callees, in the template's order
     of definition, callees first), in that order."""
@@ -69,6 +74,7 @@ class BackendPlan:
     description: str  # one paragraph for the module docstring
     error: ErrorModel
     results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
+    calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
 
 
 class Backend(Protocol):
@@ -77,6 +83,7 @@ class Backend(Protocol):
     name: str
     summary: str
     flavour: str  # the array library of its modules: "numpy", "jax" or "torch"
+    dialects: tuple[str, ...]  # the array libraries it can write private inner functions in
     operators: tuple[str, ...]  # the operators it can generate
 
     def plan(
@@ -91,15 +98,24 @@ class ForeignOuter(Protocol):
     """A backend that can be the outer of another backend's inner operators.
 
     Its second-order functions call private functions `_inner_<quantity>(x, *constants)`
-    planned by the inner backend (plan.py asks the inner backend for them).
+    planned by the inner backend (plan.py asks the inner backend for them, `inner_quantities`).
+    The module takes the inner backend's array library; the outer converts where it differs.
     """
 
-    def inner_quantities(self, functions: tuple[FunctionPlan, ...]) -> tuple[str, ...]:
-        """The inner quantities (value, gradient, derivative) the second-order functions call."""
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """Plan the second-order functions over the inner backend's private functions, whose
+        code is `source` (to trace them here, where the outer backend traces)."""
         ...
 
-    def plan_outer(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str
-    ) -> BackendPlan:
-        """Plan the second-order functions over the inner backend's private functions."""
-        ...
+
+def inner_quantities(functions: Sequence[FunctionPlan]) -> tuple[str, ...]:
+    """The inner quantities (value, gradient, derivative) that second-order functions call: the
+    first derivative they differentiate, and the lower results their value variants return."""
+    needed = set()
+    for f in functions:
+        if f.order == 2:
+            needed |= {"derivative" if f.operator == "second_derivative" else "gradient"}
+            needed |= {r.name for r in f.results if r.name in ("value", "gradient", "derivative")}
+    return tuple(q for q in ("value", "gradient", "derivative") if q in needed)

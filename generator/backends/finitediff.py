@@ -49,9 +49,32 @@ def relative_steps(eps: float) -> tuple[float, float]:
     return eps ** (1.0 / 3.0), eps ** (1.0 / 4.0)
 
 
+def numpy_array(inspected: Inspected) -> str:
+    """The annotation of x as a numpy array, whatever the module's array library."""
+    return f"npt.NDArray[np.{inspected.active.spec.dtype}]"
+
+
 def working_dtype(inspected: Inspected) -> Dtype:
     """The dtype whose roundoff limits the differences: the coarser of x's and f(x)'s."""
     return max((inspected.active.spec, inspected.output), key=lambda spec: spec.eps).dtype
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """How the numpy code of differences meets a jax or torch module's arrays (format strings
+    of one expression): a finitediff outer over a jax or torch inner computes in numpy."""
+
+    to_numpy: str  # a checked argument or an inner result as a numpy array
+    from_numpy: str  # a numpy point as what the inner function takes ({x} is the checked x)
+    helper: str  # the template's helper for results: "" (numpy), "jax" or "torch"
+
+
+CONVERSIONS = {
+    "numpy": Conversion("{}", "{}", ""),
+    "jax": Conversion("np.asarray({})", "_device({})", "jax"),
+    "torch": Conversion("{}.detach().cpu().numpy()", "torch.as_tensor({}, device={x}.device)",
+                        "torch"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -59,6 +82,14 @@ class FiniteDiffPlan(BackendPlan):
     """The finitediff plan; `outer_of` names the foreign inner backend it is the outer of."""
 
     outer_of: str = ""
+    array: str = ""  # x as a numpy array: what the differences are taken of
+    conversion: Conversion = CONVERSIONS["numpy"]
+
+    def numpy(self, expression: str) -> str:
+        return self.conversion.to_numpy.format(expression)
+
+    def native(self, expression: str, x: str) -> str:
+        return self.conversion.from_numpy.format(expression, x=x)
 
 
 class FiniteDiff:
@@ -67,6 +98,7 @@ class FiniteDiff:
     name = "finitediff"
     summary = "central differences in numpy, relative steps fixed per dtype"
     flavour = "numpy"
+    dialects: tuple[str, ...] = ("numpy",)
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(
@@ -91,6 +123,7 @@ class FiniteDiff:
                 ("_REL_STEP_2", repr(step_2), f"eps**(1/4) for {dtype}: nested steps"),
             ),
             error=ERROR,
+            array=numpy_array(inspected),
             description=(
                 "Central differences with steps relative to |x|: "
                 f"h = {step_1:.6g} * max(1, |x_i|) for first derivatives and "
@@ -99,19 +132,8 @@ class FiniteDiff:
             ),
         )
 
-    def inner_quantities(self, functions: tuple[FunctionPlan, ...]) -> tuple[str, ...]:
-        """What the second-order functions call of a foreign inner backend."""
-        needed = set()
-        for f in functions:
-            if f.order == 2:
-                needed |= {"derivative" if f.operator == "second_derivative" else "gradient"}
-                needed |= {
-                    r.name for r in f.results if r.name in ("value", "gradient", "derivative")
-                }
-        return tuple(q for q in ("value", "gradient", "derivative") if q in needed)
-
     def plan_outer(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
     ) -> BackendPlan:
         """Second order by central differences of an exact inner derivative (steps eps**(1/3)).
 
@@ -120,9 +142,11 @@ class FiniteDiff:
         eps**(2/3) -- the outer prepared for its inner, as the inner is for its outer.
         """
         names = {f.operator for f in functions if f.order == 2}
+        conversion = CONVERSIONS[functions[0].flavour]  # the module's: the inner's
         helpers = ["columns"] if names & {"hessian", "second_derivative"} else []
         helpers += ["along"] if "hvp" in names else []
         helpers += ["symmetrized"] if "hessian" in names else []
+        helpers += [f"from_numpy_{conversion.helper}"] if conversion.helper else []
         dtype = working_dtype(inspected)
         step, _ = relative_steps(EPS[dtype])
         return FiniteDiffPlan(
@@ -139,7 +163,15 @@ class FiniteDiff:
             ),
             description=(
                 f"Second order: central differences of the {inner} inner derivative with steps"
-                f" h = {step:.6g} * max(1, |x_i|) (finitediff over {inner})."
+                f" h = {step:.6g} * max(1, |x_i|) (finitediff over {inner})"
+                + (
+                    f", in numpy: arguments and the inner results are converted from and to"
+                    f" {conversion.helper} arrays."
+                    if conversion.helper
+                    else "."
+                )
             ),
             outer_of=inner,
+            array=numpy_array(inspected),
+            conversion=conversion,
         )

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DiffgenError
 from ..spec import Spec
 from ..x64 import precise
-from .base import AD_ERROR, BackendPlan, helper_closure, result_targets
+from .base import AD_ERROR, BackendPlan, annotation, helper_closure, result_targets
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -121,6 +121,8 @@ class JaxPlan(BackendPlan):
     specs: tuple[tuple[str, Spec], ...] = ()  # (ShapeDtypeStruct constant, spec) by argument
     inner: tuple[Inner, ...] = ()
     kernels: tuple[Kernel, ...] = ()
+    over: str = ""  # as the outer of a foreign inner backend: its name ("sympy")
+    source: str = ""  # then: the code of the inner's private functions, which the kernels call
 
     def kernel(self, function: str) -> Kernel:
         return next(k for k in self.kernels if k.function == function)
@@ -137,12 +139,15 @@ def bound(fn: str, params: str) -> str:
 
 
 def steps(
-    fn: FunctionPlan, mode: str, outer_mode: str, params: str
-) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
-    """One kernel's body: its assignments, the helper it calls, the inner function it needs."""
+    fn: FunctionPlan, mode: str, outer_mode: str, params: str, value: str = "_f"
+) -> tuple[tuple[tuple[str, str], ...], str | None, str | None]:
+    """One kernel's body: its assignments, the helper it calls, the inner function it needs;
+    `value` is the function a second-order value variant takes the value from."""
     names = [r.name for r in fn.results]
     x, op = fn.params[0].name, fn.operator
     f = bound("_f", params)
+    if op == "value":  # a private inner value, for a foreign outer's value variants
+        return (("_value", f"_f({params})"),), None, None
     if op in ("pushforward", "pullback"):
         tangent = "dx" if op == "pushforward" else "dy"
         call = f"_{op}_{mode}({f}, {x}, {tangent})"
@@ -160,7 +165,9 @@ def steps(
         call = f"_{helper}({inner}, {x}, dx)"
         return ((result_targets(names, ("gradient", "hvp")), call),), helper, quantity
     helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
-    body: tuple[tuple[str, str], ...] = (("_value", f"_f({params})"),) if "value" in names else ()
+    body: tuple[tuple[str, str], ...] = (
+        (("_value", f"{value}({params})"),) if "value" in names else ()
+    )
     body += ((result_targets(names, (quantity, op)), f"_{helper}({inner}, {x})"),)
     return body, helper, quantity
 
@@ -215,6 +222,9 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import numpy.typing as npt
+
+{{ plan.source }}
 
 {{ backend.traced(plan) }}
 
@@ -268,6 +278,7 @@ class JaxBackend:
     """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
 
     flavour = "jax"
+    dialects: tuple[str, ...] = ("jax",)
     operators: tuple[str, ...] = (
         "pushforward", "pullback", "derivative", "gradient", "jacobian",
         "second_derivative", "hvp", "hessian",
@@ -282,32 +293,66 @@ class JaxBackend:
     def plan(
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
+        return self.planned(inspected, functions, outer)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """The second-order kernels over a foreign inner's private functions (sympy's, printed
+        as jax code), compiled at import like the others; the module is the inner's numpy one."""
+        if inspected.target.jax_export:
+            raise DiffgenError(
+                f"--jax-export needs a jax inner backend, not {inner}",
+                f"with --outer {self.name} over {inner}, the first-order operators are {inner}"
+                " code that a jax.export artifact cannot hold",
+                f"drop --jax-export, or use --backend {self.name}",
+            )
+        second = tuple(f for f in functions if f.order == 2)
+        return self.planned(inspected, second, self.name, over=inner, source=source)
+
+    def planned(
+        self,
+        inspected: Inspected,
+        functions: tuple[FunctionPlan, ...],
+        outer: str,
+        over: str = "",
+        source: str = "",
+    ) -> JaxPlan:
+        """The plan of these functions' kernels; `over` a foreign inner, whose private functions
+        (`source`) the second-order kernels differentiate instead of jax's own inner ones."""
         x = functions[0].params[0]
         constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
         params = ", ".join(p.name for p in (x, *constants))
+        value = "_inner_value" if over else "_f"
         kernels, helpers, inner = [], set(), {}
         for fn in functions:
-            body, helper, quantity = steps(fn, self.mode, outer.removeprefix("jax:"), params)
-            helpers.add(helper)
-            if quantity is not None:
+            body, helper, quantity = steps(fn, self.mode, outer.removeprefix("jax:"), params, value)
+            helpers |= {helper} if helper else set()
+            if quantity is not None and not over:
                 call = f"_{quantity}_{self.mode}({bound('_f', params)}, {x.name})"
                 inner[quantity] = Inner(f"_inner_{quantity}", quantity, self.name, call)
                 helpers.add(f"{quantity}_{self.mode}")
-            kernels.append(kernel(fn, body))
+            kernels.append(kernel(fn, body, over))
         args = {p.name: p for fn in functions for p in fn.params}
         export = inspected.target.jax_export
+        if over:
+            imports: tuple[str, ...] = ("import jax", "import jax.numpy as jnp")
+        elif export:
+            imports = ()
+        else:
+            imports = ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
         plan = JaxPlan(
             template="jax.py.jinja",
             stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
             + ((("base64", "b64decode"),) if export else ()),
-            imports=(
-                ()
-                if export
-                else ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
-            ),
+            imports=imports,
             constants=(),
             helpers=helper_closure(helpers, HELPERS),
-            description=description(self.name, outer, bool(inner), export),
+            description=(
+                over_description(self.name, over)
+                if over
+                else description(self.name, outer, bool(inner), export)
+            ),
             error=AD_ERROR,
             export=export,
             y_dtype=f"np.{inspected.output.dtype}",
@@ -318,6 +363,8 @@ class JaxBackend:
             specs=tuple((spec_name(name), p.spec) for name, p in args.items()),
             inner=tuple(inner[q] for q in sorted(inner)),
             kernels=tuple(kernels),
+            over=over,
+            source=source,
         )
         blobs = traced(plan, inspected)
         artifacts = tuple(
@@ -341,16 +388,16 @@ class JaxBackend:
         return replace(plan, constants=artifacts + specs + compiled)
 
 
-def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...]) -> Kernel:
+def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...], over: str) -> Kernel:
     """The kernel of one operator function, its compiled constant and its argument checks."""
     return Kernel(
         function=fn.name,
-        name=f"_{fn.name}_kernel",
-        constant=f"_{fn.name.upper()}",
+        name=f"_{fn.name.lstrip('_')}_kernel",
+        constant=f"_{fn.name.lstrip('_').upper()}",
         params=tuple((p.name, spec_name(p.name)) for p in fn.params),
         steps=body,
         returns=tuple((f"_{r.name}", r.dtype) for r in fn.results),
-        annotation=fn.returns,
+        annotation=annotation(len(fn.results), "jax.Array") if over else fn.returns,
         checks=tuple(
             f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
         ),
@@ -372,6 +419,17 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
             " nor diffgen, only jax and numpy."
         )
     return how + " " + X64
+
+
+def over_description(outer: str, inner: str) -> str:
+    """The paragraph of the module docstring on second order over a foreign inner."""
+    return (
+        f"Second order: {outer} over {inner}. The private _inner_* functions are the {inner}"
+        f" derivatives printed as jax code; {outer} differentiates them in kernels traced,"
+        " lowered and compiled once at import for the specs, in jax's x64 mode in that scope"
+        " only (thread-local). Their results are returned as numpy arrays, like the"
+        " first-order operators'."
+    )
 
 
 #: What every jax module's docstring says about float64.

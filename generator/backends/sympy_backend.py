@@ -44,6 +44,11 @@ class SympyPlan(BackendPlan):
         return dict(self.bodies)[name]
 
 
+#: The dialect of emit.py in which a function of each flavour is printed: a private inner function
+#: under a jax or torch outer is jax or torch code, which the outer differentiates again.
+DIALECT = {"numpy": "math", "jax": "jax", "torch": "torch"}
+
+
 def tangent(name: str, like: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     flat = [sympy.Symbol(f"{name}_{k}", real=True) for k in range(like.size)]
     return np.array(flat, dtype=object).reshape(like.shape)
@@ -55,6 +60,8 @@ class Sympy:
     name = "sympy"
     summary = "exact symbolic derivatives (SymPy), emitted as straight-line code"
     flavour = "numpy"
+    #: its expressions print as math, jax or torch code
+    dialects: tuple[str, ...] = ("numpy", "jax", "torch")
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(
@@ -75,14 +82,16 @@ class Sympy:
             )
         dx, dy = list(symbols["dx"].reshape(-1)), list(symbols["dy"].reshape(-1))
         bodies, constants, uses_math, temporaries = [], {}, False, 0
+        like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
         for f in functions:
+            dialect = DIALECT[f.flavour]
             results = [
                 Result(r.name, r.spec.shape, r.dtype, r.scalar, **d.quantity(r.name, dx, dy))
                 for r in f.results
             ]
-            emitted = emit(results)
+            emitted = emit(results, dialect, like)
             unpacked = tuple(
-                unpack("math", p.name, list(symbols[p.name].reshape(-1)), p.scalar)
+                unpack(dialect, p.name, list(symbols[p.name].reshape(-1)), p.scalar)
                 for p in f.params
             )
             bodies.append((f.name, unpacked + emitted.lines))

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DiffgenError
 from ..operators import OPERATORS
-from .base import AD_ERROR, BackendPlan, helper_closure, result_targets
+from .base import AD_ERROR, BackendPlan, annotation, helper_closure, result_targets
 
 if TYPE_CHECKING:
     import torch
@@ -80,6 +80,7 @@ class Kernel:
     annotation: str  # the kernel's (and the operator's) return annotation
     steps: tuple[tuple[str, str], ...]  # (assignment targets, expression) of the composition
     cast: str  # the composition's return expression: each result in its spec's dtype
+    arguments: str  # what the public function passes it: "x, dx", or tensors of numpy arrays
     graph: tuple[str, ...] = ()  # graph mode: the statements of the traced graph
     summary: str = ""  # graph mode: one line on the graph, for its docstring
 
@@ -114,6 +115,8 @@ class TorchPlan(BackendPlan):
     call_args: str = ""  # the user's function's arguments, in its signature's order
     inner: tuple[Inner, ...] = ()
     kernels: tuple[Kernel, ...] = ()
+    over: str = ""  # as the outer of a foreign inner backend: its name ("sympy")
+    source: str = ""  # then: the code of the inner's private functions, which the kernels call
 
     def kernel(self, function: str) -> Kernel:
         return next(k for k in self.kernels if k.function == function)
@@ -127,12 +130,17 @@ def bound(fn: str, params: Sequence[str], aux: bool) -> str:
 
 
 def steps(
-    fn: FunctionPlan, mode: str, outer_mode: str, params: Sequence[str]
-) -> tuple[tuple[str, str], str, str | None]:
-    """A kernel's composition: its one assignment, the helper it calls, the inner it needs."""
+    fn: FunctionPlan, mode: str, outer_mode: str, params: Sequence[str], over: str = ""
+) -> tuple[tuple[str, str], str | None, str | None]:
+    """A kernel's composition: its one assignment, the helper it calls, the inner it needs.
+
+    Over a foreign inner (`over`), second order differentiates its private `_inner_*` functions,
+    with the value as aux where the value variant returns it."""
     names = [r.name for r in fn.results]
     x, op = params[0], fn.operator
     f = bound("_f", params, aux=True)
+    if op == "value":  # a private inner value, for a foreign outer's value variants
+        return ("_value", f"_f({', '.join(params)})"), None, None
     if op in ("pushforward", "pullback"):
         tangent = "dx" if op == "pushforward" else "dy"
         call = f"_{op}_{mode}({f}, {x}, {tangent})"
@@ -145,6 +153,10 @@ def steps(
         )
     quantity = "derivative" if op == "second_derivative" else "gradient"
     inner = bound(f"_inner_{quantity}", params, aux=False)
+    if over:
+        call = ", ".join(params[1:])
+        aux = f"_inner_value(_z{', ' * bool(call)}{call})" if "value" in names else "()"
+        inner = f"lambda _z: ({inner.removeprefix('lambda _z: ')}, {aux})"
     if op == "hvp":
         helper = HVP[outer_mode]
         call = f"_{helper}({inner}, {x}, dx)"
@@ -209,7 +221,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
+import numpy.typing as npt
 import torch
+
+{{ plan.source }}
 
 {{ backend.composed(plan) }}
 """
@@ -296,7 +312,8 @@ def printed_graphs(
 
     functions = composed_kernels(plan, inspected)
     try:
-        torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
+        if not plan.over:  # a foreign inner's printed code has no control flow
+            torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
     except Exception as error:  # whatever the user's code raised on fake tensors
         raise traced_error(inspected, "the function", error, eager=False) from error
     traced = {}  # by operator: the trace of its kernel with the most results, the value variant
@@ -369,6 +386,7 @@ class TorchBackend:
     """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
 
     flavour = "torch"
+    dialects: tuple[str, ...] = ("torch",)
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def __init__(self, mode: str) -> None:
@@ -380,6 +398,27 @@ class TorchBackend:
     def plan(
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
+        return self.planned(inspected, functions, outer)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """The second-order kernels over a foreign inner's private functions (sympy's, printed
+        as torch code): traced with them into graphs (or run eagerly over them); the module is
+        the inner's numpy one, so arguments become tensors and results numpy arrays."""
+        second = tuple(f for f in functions if f.order == 2)
+        return self.planned(inspected, second, self.name, over=inner, source=source)
+
+    def planned(
+        self,
+        inspected: Inspected,
+        functions: tuple[FunctionPlan, ...],
+        outer: str,
+        over: str = "",
+        source: str = "",
+    ) -> TorchPlan:
+        """The plan of these functions' kernels; `over` a foreign inner, whose private functions
+        (`source`) the second-order kernels differentiate instead of torch's own inner ones."""
         target = inspected.target
         if importlib.util.find_spec("torch") is None:
             raise DiffgenError(
@@ -403,26 +442,34 @@ class TorchBackend:
         specs = {p.name: p.spec for fn in functions for p in fn.params}
         kernels, helpers, inner = [], set(), {}
         for fn in functions:
-            step, helper, quantity = steps(fn, self.mode, outer_mode, params)
-            helpers.add(helper)
-            if quantity is not None:
+            step, helper, quantity = steps(fn, self.mode, outer_mode, params, over)
+            helpers |= {helper} if helper else set()
+            if quantity is not None and not over:
                 call = f"_{quantity}_{self.mode}({bound('_f', params, aux=True)}, {x.name})"
                 inner[quantity] = Inner(f"_inner_{quantity}", quantity, self.name, call)
                 helpers.add(f"{quantity}_{self.mode}")
-            name = f"_{fn.name}_kernel"
+            name = f"_{fn.name.lstrip('_')}_kernel"
+            names = tuple(p.name for p in fn.params)
             kernels.append(
                 Kernel(
                     function=fn.name,
                     operator=fn.operator,
                     results=tuple(r.name for r in fn.results),
                     name=name,
-                    call=f"_{fn.name.upper()}" if target.torch_compile else name,
-                    params=tuple(p.name for p in fn.params),
-                    annotation=fn.returns,
+                    call=f"_{fn.name.lstrip('_').upper()}" if target.torch_compile else name,
+                    params=names,
+                    annotation=(
+                        annotation(len(fn.results), "torch.Tensor") if over else fn.returns
+                    ),
                     steps=(step,),
-                    cast=", ".join(f"_{r.name}.to({r.dtype})" for r in fn.results),
+                    cast=", ".join(f"_{r.name}.to({torch_dtype(r.spec)})" for r in fn.results),
+                    arguments=", ".join(f"torch.tensor({n})" if over else n for n in names),
                 )
             )
+        if over:
+            how = over_description(self.name, over, eager)
+        else:
+            how = description(self.name, outer, bool(inner), eager, target.torch_compile)
         plan = TorchPlan(
             template="torch.py.jinja",
             stdlib=(
@@ -430,12 +477,16 @@ class TorchBackend:
                 if eager
                 else ()
             ),
-            imports=(f"import {inspected.module} as _user_module",) if eager else (),
+            imports=(
+                ("import torch",) * bool(over)
+                + (f"import {inspected.module} as _user_module",) * (eager and not over)
+            ),
             constants=(),
             helpers=helper_closure(helpers, HELPERS),
-            description=description(self.name, outer, bool(inner), eager, target.torch_compile),
+            description=how,
             error=AD_ERROR,
-            results_ready=True,
+            results_ready=not over,  # over a numpy module's inner: numpy arrays on return
+            calls_private=eager,
             eager=eager,
             y_dtype=f"torch.{inspected.output.dtype}",
             y_spec=str(inspected.output),
@@ -444,6 +495,8 @@ class TorchBackend:
             call_args=", ".join(arg.name for arg in inspected.args),
             inner=tuple(inner[q] for q in sorted(inner)),
             kernels=tuple(kernels),
+            over=over,
+            source=source,
         )
         tensors: tuple[tuple[str, str, str], ...] = ()
         with quiet_torch():
@@ -458,6 +511,25 @@ class TorchBackend:
             if target.torch_compile
         )  # fmt: skip
         return replace(plan, constants=tensors + compiled)
+
+
+def torch_dtype(spec: Spec) -> str:
+    return f"torch.{spec.dtype}"
+
+
+def over_description(outer: str, inner: str, eager: bool) -> str:
+    """The paragraph of the module docstring on second order over a foreign inner."""
+    how = (
+        "run with torch.func on every call (--torch-mode eager)"
+        if eager
+        else "traced with them by diffgen into aten graphs (make_fx), written out below: the"
+        " module runs no autograd"
+    )
+    return (
+        f"Second order: {outer} over {inner}. The {inner} inner derivatives, printed as torch"
+        f" code, are differentiated by {outer} in compositions {how}. Arguments become"
+        " tensors (copies) and results numpy arrays, like the first-order operators'."
+    )
 
 
 def description(backend: str, outer: str, second: bool, eager: bool, compiled: bool) -> str:
