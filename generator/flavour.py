@@ -18,6 +18,7 @@ class Flavour:
     accepted: str  # what else a parameter accepts, "" for nothing: "npt.NDArray[{dtype}]"
     checked: str  # what an argument is once checked (jax passes numpy arrays on as they are)
     scalar_results: bool  # 0-d results as scalars of the dtype (numpy) rather than 0-d arrays
+    writes_out: bool  # operators write array results into the caller's `out=` (not jax: immutable)
     stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its helpers use
 
     def dtype(self, spec: Spec) -> str:
@@ -55,6 +56,7 @@ FLAVOURS: dict[str, Flavour] = {
         accepted="",
         checked="npt.NDArray[{dtype}]",
         scalar_results=True,
+        writes_out=True,
         stdlib=(("typing", "TypeVar"),),
     ),
     "jax": Flavour(
@@ -65,6 +67,7 @@ FLAVOURS: dict[str, Flavour] = {
         accepted="npt.NDArray[{dtype}]",
         checked="jax.Array | npt.NDArray[{dtype}]",
         scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
+        writes_out=False,
         stdlib=(("typing", "Any"), ("typing", "TypeVar")),
     ),
     "torch": Flavour(
@@ -75,6 +78,7 @@ FLAVOURS: dict[str, Flavour] = {
         accepted="npt.NDArray[{dtype}]",  # shared with torch.as_tensor
         checked="torch.Tensor",
         scalar_results=False,  # 0-d results are 0-d tensors: one return type
+        writes_out=True,
         stdlib=(),
     ),
 }

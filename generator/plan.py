@@ -59,6 +59,12 @@ class FunctionPlan:
     docstring: str
     public: bool = True  # False: a private `_inner_*` function an outer backend calls
     flavour: str = "numpy"  # the array library of its parameters and results
+    outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
+
+    @property
+    def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:
+        """(parameter, result) of each result the caller may have written into its own array."""
+        return tuple((out, r) for out, r in zip(self.outs, self.results, strict=True) if out)
 
     @property
     def order(self) -> int:
@@ -148,6 +154,11 @@ class ModulePlan:
         for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *backends):
             names.setdefault(module, set()).add(name)
         return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
+
+    @property
+    def writes_out(self) -> bool:
+        """Whether any operator takes `out=`: the flavour's `_into` helper is needed."""
+        return any(f.out_params for f in self.functions)
 
     @property
     def all_names(self) -> tuple[str, ...]:
@@ -242,7 +253,14 @@ def function_plan(
     listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
     docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
     operator = op.name if public else quantities[0]
-    return FunctionPlan(name, operator, params, results, returns, docstring, public, flavour.name)
+    writable = [public and flavour.writes_out and not r.scalar for r in results]
+    outs = tuple(
+        ("out" if len(results) == 1 else f"out_{r.name}") if w else ""
+        for r, w in zip(results, writable, strict=True)
+    )
+    return FunctionPlan(
+        name, operator, params, results, returns, docstring, public, flavour.name, outs
+    )
 
 
 def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...], how: str) -> str:

@@ -11,6 +11,7 @@ listed (the registry lists what is importable here).
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import sys
 import tempfile
@@ -94,6 +95,8 @@ def check(s: Scenario, backend: str, outer: str) -> int:
         tangent = {"dx": [dx], "dy": [dy]}.get(str(OPERATORS[op].tangent), [])
         results = getattr(module, name)(s.x, *tangent, *constants)
         results = results if isinstance(results, tuple) else (results,)
+        args = (s.x, *tangent, *constants)
+        checked += written_into_out(getattr(module, name), args, quantities, results)
         for quantity, result in zip(quantities, results, strict=True):
             want = np.asarray(expected(s, quantity, dx, dy, y), dtype=np.float64)
             order = 0 if quantity == "value" else OPERATORS[quantity].order
@@ -107,6 +110,28 @@ def check(s: Scenario, backend: str, outer: str) -> int:
             assert QUANTITIES[quantity].like in ("x", "y", "jacobian", "hessian")
             checked += 1
     return checked
+
+
+def written_into_out(
+    function: Any, args: tuple[Any, ...], quantities: tuple[str, ...], fresh: tuple[Any, ...]
+) -> int:
+    """Call again with an `out=` array for every result that takes one (`out`, or
+    `out_<quantity>` on value variants): the operator must return that very array, holding the
+    same numbers. Returns how many outs were checked."""
+    parameters = inspect.signature(function).parameters.values()
+    outs = {p.name: 0 if p.name == "out" else quantities.index(p.name.removeprefix("out_"))
+            for p in parameters if p.kind is p.KEYWORD_ONLY}  # fmt: skip
+    empty = {
+        o: fresh[i].new_empty(fresh[i].shape) if hasattr(fresh[i], "new_empty")
+        else np.empty_like(fresh[i])
+        for o, i in outs.items()
+    }  # fmt: skip
+    written = function(*args, **empty)
+    written = written if isinstance(written, tuple) else (written,)
+    for o, i in outs.items():
+        assert written[i] is empty[o], o
+        np.testing.assert_array_equal(np.asarray(empty[o]), np.asarray(fresh[i]))
+    return len(outs)
 
 
 ALL = list(itertools.product(SCENARIOS, CANDIDATES))

@@ -418,7 +418,14 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
             f" {' and '.join(EXPORT_PLATFORMS)}: this module imports neither the user's module"
             " nor diffgen, only jax and numpy."
         )
-    return how + " " + X64
+    return how + " " + X64 + " " + IMMUTABLE
+
+
+#: Why jax modules take no `out=`.
+IMMUTABLE = (
+    "jax arrays are immutable: the operators return new arrays and take no out= (numpy and"
+    " torch modules do)."
+)
 
 
 def over_description(outer: str, inner: str) -> str:
