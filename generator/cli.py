@@ -88,6 +88,14 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="torch backends: wrap each operator's kernel in torch.compile",
     )
+    gen.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        metavar="B",
+        help="also generate pushforward_batch, pullback_batch and hvp_batch (of the operators"
+        " in --ops) for B tangents at once, stacked on a leading axis",
+    )
     gen.add_argument("--force", action="store_true", help="overwrite files that are not diffgen's")
 
     for name, text in (
@@ -169,6 +177,7 @@ def run(args: argparse.Namespace) -> int:
             jax_export=args.jax_export,
             torch_mode=args.torch_mode,
             torch_compile=args.torch_compile,
+            batch=args.batch,
         )
         for path in generate_and_write(target, Path.cwd(), args.force):
             print(f"wrote {path.relative_to(Path.cwd().resolve())}")

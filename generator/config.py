@@ -21,6 +21,7 @@ _KEYS = {
     "tests",
     "jax_export",
     "torch_mode",
+    "batch",
     "torch_compile",
 }
 
@@ -83,6 +84,9 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
             f"found torch_mode = {torch_mode!r}, torch_compile = {torch_compile!r}",
             'write torch_mode = "graph" or "eager", torch_compile = true or false',
         )
+    batch = table.get("batch", 0)
+    if isinstance(batch, bool) or not isinstance(batch, int):
+        raise _bad(where, "batch must be an integer", f"found {batch!r}", "write batch = 8")
     return Target(
         function=function,
         args=tuple(sorted(args.items())),
@@ -96,6 +100,7 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
         jax_export=jax_export,
         torch_mode=torch_mode,
         torch_compile=torch_compile,
+        batch=batch,
     )
 
 

@@ -117,12 +117,16 @@ class Emitted:
     uses_math: bool
 
 
-def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Emitted:
+def emit(
+    results: Sequence[Result], dialect: str = "math", like: str = "", batch: int = 0
+) -> Emitted:
     """Statements computing each result into `_<name>`, with shared temporaries `_t0, _t1, ...`.
 
     Each result is left in its final form: a scalar of its dtype, or an array of its shape.
 
     `like` names an element of the arguments whose dtype and device torch's constants take.
+    With `batch`, the tangent's elements are columns of B values (numpy arrays): the entries,
+    linear in the tangent, evaluate for the whole batch at once and `_batched` stacks them.
     """
     style = DIALECTS[dialect]
     printer = style.printer()
@@ -147,7 +151,15 @@ def emit(results: Sequence[Result], dialect: str = "math", like: str = "") -> Em
         position += len(nonzeros)
         target = f"_{result.name}"
         reshape = f".reshape({result.shape!r})" if len(result.shape) != 1 else ""
-        if result.scalar and dialect == "math":
+        if batch:
+            dense = ["0.0"] * (result.size // batch)
+            for (k, _), text in zip(nonzeros, printed, strict=True):
+                dense[k] = text
+            shape = result.shape[1:]
+            lines.append(
+                f"{target} = _batched([{', '.join(dense)}], {batch}, {result.dtype}, {shape!r})"
+            )
+        elif result.scalar and dialect == "math":
             lines.append(f"{target} = {result.dtype}({printed[0] if printed else '0.0'})")
         elif len(nonzeros) >= SPARSE_BELOW * result.size or dialect != "math":
             dense = [style.number.format(value="0.0", like=like)] * result.size

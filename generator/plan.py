@@ -60,6 +60,7 @@ class FunctionPlan:
     public: bool = True  # False: a private `_inner_*` function an outer backend calls
     flavour: str = "numpy"  # the array library of its parameters and results
     outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
+    batch: int = 0  # B > 0: `<operator>_batch`, the operator for B tangents stacked on axis 0
 
     @property
     def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:
@@ -237,11 +238,12 @@ def function_plan(
     params: tuple[ArrayPlan, ...],
     flavour: Flavour,
     public: bool = True,
+    batch: int = 0,
 ) -> FunctionPlan:
     """One operator function: its parameters, typed results and one-line docstring."""
     x, y = inspected.active.spec, inspected.output
     results = tuple(
-        array_plan(q, result_spec(QUANTITIES[q].like, x, y), flavour, result=True)
+        array_plan(q, batched(result_spec(QUANTITIES[q].like, x, y), batch), flavour, result=True)
         for q in quantities
     )
     returns = (
@@ -252,6 +254,9 @@ def function_plan(
     meanings = [QUANTITIES[q].meaning for q in quantities]
     listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
     docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
+    if batch:
+        tangent = f"{op.tangent}s"
+        docstring = docstring.removesuffix(".") + f", for each row of {tangent}, stacked."
     operator = op.name if public else quantities[0]
     writable = [public and flavour.writes_out and not r.scalar for r in results]
     outs = tuple(
@@ -259,8 +264,13 @@ def function_plan(
         for r, w in zip(results, writable, strict=True)
     )
     return FunctionPlan(
-        name, operator, params, results, returns, docstring, public, flavour.name, outs
+        name, operator, params, results, returns, docstring, public, flavour.name, outs, batch
     )
+
+
+def batched(spec: Spec, batch: int) -> Spec:
+    """The spec of `batch` arrays of this spec stacked on a new leading axis (itself if 0)."""
+    return Spec(spec.dtype, (batch, *spec.shape)) if batch else spec
 
 
 def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...], how: str) -> str:
@@ -303,6 +313,7 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         for op in ops
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
+    functions += batch_functions(inspected, ops, x, constants, flavour)
     # within one framework (jax over jax, ...) the backend composes the pair itself; across
     # frameworks the inner backend plans private `_inner_*` functions that the outer one calls
     family = outer.partition(":")[0] != target.backend.partition(":")[0]
@@ -353,6 +364,41 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
     return replace(
         plan, outer_plan=outer_plan, docstring=module_docstring(inspected, outer, ops, how)
     )
+
+
+def batch_functions(
+    inspected: Inspected,
+    ops: tuple[Operator, ...],
+    x: ArrayPlan,
+    constants: tuple[ArrayPlan, ...],
+    flavour: Flavour,
+) -> tuple[FunctionPlan, ...]:
+    """`pushforward_batch(x, dxs)`, `pullback_batch(x, dys)`, `hvp_batch(x, dxs)` for the
+    target's operators with a tangent, taking `--batch` tangents stacked on a leading axis."""
+    batch = inspected.target.batch
+    if not batch:
+        return ()
+    tangent_ops = [op for op in ops if op.tangent]
+    if not tangent_ops:
+        raise DiffgenError(
+            f"--batch {batch} needs an operator that takes a tangent",
+            "batched operators exist for pushforward, pullback and hvp; --ops has none of them",
+            "add one of them to --ops, or drop --batch",
+        )
+    like = {"dx": inspected.active.spec, "dy": inspected.output}
+    return tuple(
+        function_plan(
+            f"{op.name}_batch",
+            op,
+            (op.name,),
+            inspected,
+            (x, array_plan(f"{op.tangent}s", batched(like[str(op.tangent)], batch), flavour),
+             *constants),
+            flavour,
+            batch=batch,
+        )
+        for op in tangent_ops
+    )  # fmt: skip
 
 
 def private_functions(

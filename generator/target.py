@@ -28,9 +28,17 @@ class Target:
     jax_export: bool = False  # embed jax.export artifacts instead of importing the function
     torch_mode: str = "graph"  # torch backends: "graph" (traced aten code) or "eager" (torch.func)
     torch_compile: bool = False  # torch backends: wrap the kernels in torch.compile
+    batch: int = 0  # B > 0: also pushforward_batch, pullback_batch, hvp_batch for B tangents
 
     def __post_init__(self) -> None:
         self._check_torch_options()
+        if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
+            raise DiffgenError(
+                f"--batch {self.batch!r} is not a batch size",
+                "it is the number of tangents the *_batch operators take at once, fixed at"
+                " generation time like every other shape",
+                "pass a positive integer, e.g. --batch 8 (batch = 8), or leave it out",
+            )
         if self.jax_export and not self.backend.startswith("jax:"):
             raise DiffgenError(
                 f"--jax-export does not apply to --backend {self.backend}",
@@ -73,7 +81,7 @@ class Target:
         """A stable text of everything that decides the generated code, for the fingerprint."""
         fields = asdict(self)
         del fields["tests"]
-        for name, default in (("torch_mode", "graph"), ("torch_compile", False)):
+        for name, default in (("torch_mode", "graph"), ("torch_compile", False), ("batch", 0)):
             if fields[name] == default:  # so that targets without them keep their fingerprints
                 del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))

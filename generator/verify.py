@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .inspect_target import Inspected, draw
 from .operators import OPERATORS
 from .plan import FunctionPlan, ModulePlan
-from .references import REFERENCE_ERROR_FACTOR, Point, references
+from .references import REFERENCE_ERROR_FACTOR, Point, References, references
 
 N_CASES = 3
 TEST_SEED = 20_261_126
@@ -89,7 +89,40 @@ def literal(array: npt.NDArray[np.floating], dtype: str, digits: int | None = No
 
 
 def quantity_order(name: str) -> int:
+    name = name.removesuffix("_batch")
     return 0 if name == "value" else OPERATORS[name].order if name in OPERATORS else 1
+
+
+def expected_key(fn: FunctionPlan, quantity: str) -> str:
+    """The key of a result in the generated tests' EXPECTED: `pushforward_batch` for a batch."""
+    return f"{quantity}_batch" if fn.batch else quantity
+
+
+def batch_references(
+    inspected: Inspected, plan: ModulePlan, found: References, tangents: list[list[Point]]
+) -> References:
+    """`found` with `<operator>_batch` added: the operator's reference at each row's tangent,
+    stacked (the rows are independent evaluations of the same reference method)."""
+    ops = [f.operator for f in plan.functions if f.batch]
+    if not ops:
+        return found
+    rows = [
+        references(inspected, ops, [case[b] for case in tangents]) for b in range(len(tangents[0]))
+    ]
+    values = tuple(
+        {
+            **values,
+            **{
+                f"{op}_batch": (
+                    np.concatenate([row.values[k][op][0] for row in rows]),
+                    np.concatenate([row.values[k][op][1] for row in rows]),
+                )
+                for op in ops
+            },
+        }
+        for k, values in enumerate(found.values)
+    )
+    return replace(found, values=values)
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -98,20 +131,27 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     x_spec, y_spec = inspected.active.spec, inspected.output
     eps = max(x_spec.eps, y_spec.eps)
     error = plan.error
-    quantities = tuple(dict.fromkeys(r.name for f in plan.functions for r in f.results))
-    shapes = {r.name: r.spec.shape for f in plan.functions for r in f.results}
+    plain = [f for f in plan.functions if not f.batch]
+    quantities = tuple(dict.fromkeys(r.name for f in plain for r in f.results))
+    shapes = {expected_key(f, r.name): r.spec.shape for f in plan.functions for r in f.results}
     used = {p.name for f in plan.functions for p in f.params}
-    points = []
+    batch = max((f.batch for f in plan.functions), default=0)
+    points, tangents = [], []
     for _ in range(N_CASES):
         args = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
         points.append(Point(args, draw(x_spec, rng), draw(y_spec, rng)))
+        if batch:  # drawn after the others, so that modules without batches keep their points
+            tangents.append(
+                [Point(args, draw(x_spec, rng), draw(y_spec, rng)) for _ in range(batch)]
+            )
     # the value sets the scale of every tolerance, also when no operator returns it (hvp alone)
     found = references(inspected, tuple(dict.fromkeys(("value", *quantities))), points)
+    found = batch_references(inspected, plan, found, tangents)
     cases = []
-    for point, values in zip(points, found.values, strict=True):
+    for k, (point, values) in enumerate(zip(points, found.values, strict=True)):
         scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
         expected = []
-        for q in quantities:
+        for q in shapes:
             ref, err = values[q]
             size = max(scale, float(np.max(np.abs(ref))))
             atol = error.factor * eps ** error.exponents[quantity_order(q)] * size
@@ -124,6 +164,10 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             inputs.append(("dx", literal(point.dx, x_spec.dtype)))
         if "dy" in used:
             inputs.append(("dy", literal(point.dy, y_spec.dtype)))
+        for name, spec in (("dxs", x_spec), ("dys", y_spec)):
+            if name in used:
+                rows = np.stack([getattr(row, name[:-1]) for row in tangents[k]])
+                inputs.append((name, literal(rows, spec.dtype)))
         cases.append(Case(tuple(inputs), tuple(expected)))
     note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
     return TestPlan(
@@ -156,7 +200,7 @@ def variant_pairs(plan: ModulePlan) -> tuple[tuple[FunctionPlan, FunctionPlan, i
     return tuple(
         (plain[f.operator], f, [r.name for r in f.results].index(f.operator))
         for f in plan.functions
-        if f.name != f.operator
+        if f.name != f.operator and not f.batch
     )
 
 

@@ -165,3 +165,19 @@ def test_usage_error_exits_2(diffgen: Run, project: Project) -> None:
     with pytest.raises(SystemExit) as exit_info:
         diffgen("generate", project.ref("rosen"))  # --ops and --backend missing
     assert exit_info.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("extra", "needles"),
+    [
+        (
+            ["--ops", "gradient", "--batch", "4"],
+            ["--batch 4 needs an operator that takes a tangent"],
+        ),
+        (["--ops", "hvp", "--batch", "-2"], ["--batch -2 is not a batch size"]),
+    ],
+)
+def test_bad_batch(diffgen: Run, project: Project, extra: list[str], needles: list[str]) -> None:
+    assert_refused(
+        diffgen, project, gen(project, "rosen", "--arg", "x=float64[3]", *extra), *needles
+    )

@@ -72,7 +72,7 @@ def check(s: Scenario, backend: str, outer: str) -> int:
     """Generate the scenario with one candidate and check every operator; return the count."""
     ops = ("all",)
     target = Target(f"tests.scenarios.functions:{s.name}", args=s.args, ops=ops,
-                    backend=backend, outer=outer, tests=False)  # fmt: skip
+                    backend=backend, outer=outer, tests=False, batch=BATCH)  # fmt: skip
     (file,) = generate(target, REPO)
     folder = Path(tempfile.mkdtemp(prefix="diffgen-scenario-"))
     path = folder / f"{s.name}_{backend.replace(':', '_')}_{outer.replace(':', '_')}.py"
@@ -86,6 +86,9 @@ def check(s: Scenario, backend: str, outer: str) -> int:
     dx, dy = rng.uniform(-1, 1, np.shape(s.x)), rng.uniform(-1, 1, y.shape)
     checked = 0
     for name in module.__all__:
+        if name.endswith("_batch"):
+            checked += check_batch(s, module, name.removesuffix("_batch"), y, (backend, outer))
+            continue
         op = (
             name
             if name in OPERATORS
@@ -110,6 +113,26 @@ def check(s: Scenario, backend: str, outer: str) -> int:
             assert QUANTITIES[quantity].like in ("x", "y", "jacobian", "hessian")
             checked += 1
     return checked
+
+
+#: Every scenario's module also has the batched operators, for this many tangents.
+BATCH = 3
+
+
+def check_batch(s: Scenario, module: Any, op: str, y: np.ndarray, pair: tuple[str, str]) -> int:
+    """`<op>_batch` against the hand-written derivative at each of BATCH tangents."""
+    rng = np.random.default_rng(1)
+    shape = np.shape(s.x) if OPERATORS[op].tangent == "dx" else y.shape
+    tangents = rng.uniform(-1, 1, (BATCH, *shape))
+    constants = [] if s.constant is None else [s.constant]
+    result = getattr(module, f"{op}_batch")(s.x, tangents, *constants)
+    got = np.asarray(result.cpu() if hasattr(result, "cpu") else result)
+    want = np.stack([np.asarray(expected(s, op, t, t, y), dtype=np.float64) for t in tangents])
+    assert got.dtype == np.float64 and got.shape == want.shape, (op, got.shape, want.shape)
+    scale = max(1.0, float(np.max(np.abs(y))), float(np.max(np.abs(want), initial=0)))
+    atol = tolerance(*pair, OPERATORS[op].order) * scale
+    np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=f"{op}_batch")
+    return 1
 
 
 def written_into_out(

@@ -31,7 +31,8 @@ def calls(module: types.ModuleType, cases: Any) -> list[tuple[str, tuple[Any, ..
     """Every public operator at every test point, with the arguments it takes."""
     found = []
     for name in module.__all__:
-        params = list(inspect.signature(getattr(module, name)).parameters)
+        parameters = inspect.signature(getattr(module, name)).parameters.values()
+        params = [p.name for p in parameters if p.kind is not p.KEYWORD_ONLY]  # not out=
         found += [(name, tuple(case[p] for p in params)) for case in cases]
     return found
 

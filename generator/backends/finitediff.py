@@ -49,6 +49,21 @@ def relative_steps(eps: float) -> tuple[float, float]:
     return eps ** (1.0 / 3.0), eps ** (1.0 / 4.0)
 
 
+def by_matrix(functions: tuple[FunctionPlan, ...], inspected: Inspected) -> tuple[str, ...]:
+    """The batched functions cheaper through the whole Jacobian (Hessian) than row by row.
+
+    A pullback costs what the Jacobian costs (a difference per coordinate of x), so a batch of
+    them is always one Jacobian times the batch. A pushforward (hvp) costs one difference (of
+    the inner gradient) per row: the matrix wins once the batch is as large as x.
+    """
+    n = inspected.active.spec.size
+    return tuple(
+        f.name
+        for f in functions
+        if f.batch and (f.operator == "pullback" or f.batch >= n)
+    )
+
+
 def numpy_array(inspected: Inspected) -> str:
     """The annotation of x as a numpy array, whatever the module's array library."""
     return f"npt.NDArray[np.{inspected.active.spec.dtype}]"
@@ -83,6 +98,7 @@ class FiniteDiffPlan(BackendPlan):
 
     outer_of: str = ""
     array: str = ""  # x as a numpy array: what the differences are taken of
+    by_matrix: tuple[str, ...] = ()  # batched functions computed through the whole J or H
     conversion: Conversion = CONVERSIONS["numpy"]
 
     def numpy(self, expression: str) -> str:
@@ -106,10 +122,11 @@ class FiniteDiff:
     ) -> BackendPlan:
         """Every operator by central differences; second order by nested ones (eps**(1/4))."""
         names = {f.operator for f in functions}
+        matrix = by_matrix(functions, inspected)
         helpers = ["f", "columns"]
         helpers += ["along"] if names & {"pushforward", "hvp"} else []
         helpers += ["inner_gradient"] if names & {"hvp", "hessian"} else []
-        helpers += ["symmetrized"] if "hessian" in names else []
+        helpers += ["symmetrized"] if "hessian" in names or "hvp_batch" in matrix else []
         helpers += ["inner_derivative"] if "second_derivative" in names else []
         dtype = working_dtype(inspected)
         step_1, step_2 = relative_steps(EPS[dtype])
@@ -124,6 +141,7 @@ class FiniteDiff:
             ),
             error=ERROR,
             array=numpy_array(inspected),
+            by_matrix=matrix,
             description=(
                 "Central differences with steps relative to |x|: "
                 f"h = {step_1:.6g} * max(1, |x_i|) for first derivatives and "
@@ -142,10 +160,12 @@ class FiniteDiff:
         eps**(2/3) -- the outer prepared for its inner, as the inner is for its outer.
         """
         names = {f.operator for f in functions if f.order == 2}
+        matrix = by_matrix(functions, inspected)
         conversion = CONVERSIONS[functions[0].flavour]  # the module's: the inner's
-        helpers = ["columns"] if names & {"hessian", "second_derivative"} else []
+        whole = "hessian" in names or "hvp_batch" in matrix
+        helpers = ["columns"] if whole or "second_derivative" in names else []
         helpers += ["along"] if "hvp" in names else []
-        helpers += ["symmetrized"] if "hessian" in names else []
+        helpers += ["symmetrized"] if whole else []
         helpers += [f"from_numpy_{conversion.helper}"] if conversion.helper else []
         dtype = working_dtype(inspected)
         step, _ = relative_steps(EPS[dtype])
@@ -173,5 +193,6 @@ class FiniteDiff:
             ),
             outer_of=inner,
             array=numpy_array(inspected),
+            by_matrix=matrix,
             conversion=conversion,
         )

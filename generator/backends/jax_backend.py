@@ -146,6 +146,10 @@ def steps(
     names = [r.name for r in fn.results]
     x, op = fn.params[0].name, fn.operator
     f = bound("_f", params)
+    if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
+        axes = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
+        args = ", ".join(p.name for p in fn.params)
+        return ((f"_{op}", f"jax.vmap(_{op}_kernel, in_axes=({axes},))({args})"),), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return (("_value", f"_f({params})"),), None, None
     if op in ("pushforward", "pullback"):

@@ -49,6 +49,12 @@ class SympyPlan(BackendPlan):
 DIALECT = {"numpy": "math", "jax": "jax", "torch": "torch"}
 
 
+def columns(name: str, symbols: list[Any], batch: int) -> str:
+    """`dx_0, dx_1 = dxs.reshape(B, -1).T`: a batch of tangents as one column per element."""
+    targets = ", ".join(map(str, symbols)) if len(symbols) > 1 else f"({symbols[0]},)"
+    return f"{targets} = {name}.reshape({batch}, -1).T"
+
+
 def tangent(name: str, like: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     flat = [sympy.Symbol(f"{name}_{k}", real=True) for k in range(like.size)]
     return np.array(flat, dtype=object).reshape(like.shape)
@@ -81,7 +87,7 @@ class Sympy:
                 f"rename {clash[0]!r} in {inspected.target.function}",
             )
         dx, dy = list(symbols["dx"].reshape(-1)), list(symbols["dy"].reshape(-1))
-        bodies, constants, uses_math, temporaries = [], {}, False, 0
+        bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
         for f in functions:
             dialect = DIALECT[f.flavour]
@@ -89,11 +95,14 @@ class Sympy:
                 Result(r.name, r.spec.shape, r.dtype, r.scalar, **d.quantity(r.name, dx, dy))
                 for r in f.results
             ]
-            emitted = emit(results, dialect, like)
+            emitted = emit(results, dialect, like, f.batch)
             unpacked = tuple(
                 unpack(dialect, p.name, list(symbols[p.name].reshape(-1)), p.scalar)
+                if p.name in symbols
+                else columns(p.name, list(symbols[p.name[:-1]].reshape(-1)), f.batch)
                 for p in f.params
             )
+            batches |= f.batch > 0
             bodies.append((f.name, unpacked + emitted.lines))
             constants.update({c[0]: c for c in emitted.constants})
             uses_math |= emitted.uses_math
@@ -103,7 +112,7 @@ class Sympy:
             stdlib=(),
             imports=("import math",) if uses_math else (),
             constants=tuple(constants[name] for name in sorted(constants)),
-            helpers=("frozen",) if constants else (),
+            helpers=("frozen",) * bool(constants) + ("batched",) * batches,
             description=(
                 "Exact derivatives by SymPy, differentiated sparsely and printed as straight-line"
                 " float64 code with common subexpressions eliminated across each function's"

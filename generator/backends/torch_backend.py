@@ -139,6 +139,10 @@ def steps(
     names = [r.name for r in fn.results]
     x, op = params[0], fn.operator
     f = bound("_f", params, aux=True)
+    if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
+        dims = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
+        args = ", ".join(p.name for p in fn.params)
+        return (f"_{op}", f"torch.func.vmap(_{op}_kernel, in_dims=({dims},))({args})"), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return ("_value", f"_f({', '.join(params)})"), None, None
     if op in ("pushforward", "pullback"):
@@ -453,7 +457,7 @@ class TorchBackend:
             kernels.append(
                 Kernel(
                     function=fn.name,
-                    operator=fn.operator,
+                    operator=fn.name if fn.batch else fn.operator,  # kernels traced together
                     results=tuple(r.name for r in fn.results),
                     name=name,
                     call=f"_{fn.name.lstrip('_').upper()}" if target.torch_compile else name,
