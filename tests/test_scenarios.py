@@ -80,7 +80,7 @@ def check(s: Scenario, backend: str, outer: str) -> int:
     module = load(path)
     flavour = BACKENDS[backend].flavour
     function = getattr(sys.modules["tests.scenarios.functions"], s.name)
-    constants = [] if s.constant is None else [s.constant]
+    constants = list(s.constants)
     y = np.asarray(function(s.x, *constants), dtype=np.float64)
     rng = np.random.default_rng(0)
     dx, dy = rng.uniform(-1, 1, np.shape(s.x)), rng.uniform(-1, 1, y.shape)
@@ -124,7 +124,7 @@ def check_batch(s: Scenario, module: Any, op: str, y: np.ndarray, pair: tuple[st
     rng = np.random.default_rng(1)
     shape = np.shape(s.x) if OPERATORS[op].tangent == "dx" else y.shape
     tangents = rng.uniform(-1, 1, (BATCH, *shape))
-    constants = [] if s.constant is None else [s.constant]
+    constants = list(s.constants)
     result = getattr(module, f"{op}_batch")(s.x, tangents, *constants)
     got = np.asarray(result.cpu() if hasattr(result, "cpu") else result)
     want = np.stack([np.asarray(expected(s, op, t, t, y), dtype=np.float64) for t in tangents])

@@ -41,6 +41,11 @@ def vector_scalar_c(x: Any, c: Any) -> Any:
     return xp.sum(c * x**3)
 
 
+def vector_scalar_cc(x: Any, c: Any, d: Any) -> Any:
+    xp = array_namespace(x, c, d)
+    return d * xp.sum(xp.tanh(c @ x))
+
+
 def matrix_scalar(x: Any) -> Any:
     xp = array_namespace(x)
     return xp.sum(xp.tanh(x) * x)

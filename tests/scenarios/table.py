@@ -22,13 +22,18 @@ class Scenario:
     constant: Array | None
     jacobian: Callable[[Array], Array]  # (y.size, x.size)
     second: Callable[[Array], Array] | None = None  # Hessian (x.size, x.size) or d2y (y.size,)
+    more: tuple[Array, ...] = ()  # further constants, named d, e, ... after c
+
+    @property
+    def constants(self) -> tuple[Array, ...]:
+        """The constant arguments in signature order (after x)."""
+        return () if self.constant is None else (self.constant, *self.more)
 
     @property
     def args(self) -> tuple[tuple[str, str], ...]:
-        specs = [("x", spec(self.x))]
-        if self.constant is not None:
-            specs.append(("c", spec(self.constant)))
-        return tuple(specs)
+        return (("x", spec(self.x)),) + tuple(
+            (name, spec(c)) for name, c in zip("cdefg", self.constants, strict=False)
+        )
 
 
 def spec(a: Array) -> str:
@@ -43,6 +48,7 @@ def col(*entries: Array) -> Array:
     return np.array([np.ravel(e)[0] for e in entries]).reshape(-1, 1)
 
 
+A4 = np.array([[0.5, -1.0, 2.0, 1.5], [1.5, 0.25, -0.75, 0.3], [-0.2, 0.6, 0.1, -1.1]])
 X0 = np.array(0.7)
 V = np.array([0.3, -0.5, 0.8, 1.1])
 M = np.array([[0.3, -0.5, 0.8], [1.1, -0.2, 0.6]])
@@ -67,6 +73,11 @@ SCENARIOS = [
              lambda x: np.diag(2 * np.cos(x) - x * np.sin(x)) + np.eye(4, k=1) + np.eye(4, k=-1)),
     Scenario("vector_scalar_c", V, C4,
              lambda x: (3 * C4 * x**2).reshape(1, -1), lambda x: np.diag(6 * C4 * x)),
+    # two constants, a matrix and a 0-d scalar: s * sum(tanh(A x))
+    Scenario("vector_scalar_cc", V, A4,
+             lambda x: (1.5 * A4.T @ sech2(A4 @ x)).reshape(1, -1),
+             lambda x: 1.5 * A4.T @ np.diag(-2 * np.tanh(A4 @ x) * sech2(A4 @ x)) @ A4,
+             more=(np.array(1.5),)),
     Scenario("matrix_scalar", M, None,
              lambda x: (np.tanh(x) + x * sech2(x)).reshape(1, -1),
              lambda x: np.diag((2 * sech2(x) * (1 - x * np.tanh(x))).reshape(-1))),
