@@ -329,6 +329,7 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         ("backend", repr(target.backend)),
         ("outer", repr(outer)),
         ("operators", repr(tuple(op.name for op in ops))),
+        *((("batch", repr(target.batch)),) if target.batch else ()),
         ("version", repr(__version__)),
         ("fingerprint", repr(fingerprint)),
     )

@@ -300,7 +300,10 @@ for order in (inputs, inputs[::-1]):
     for value in order:
         for name in M.__all__:
             fn = getattr(M, name)
-            args = {"pushforward": (value, x), "pullback": (value, 2.0), "hvp": (value, value)}
+            args = {"pushforward_batch": (value, np.stack([x] * 4)),
+                    "pullback_batch": (value, np.full(4, 2.0)),
+                    "hvp_batch": (value, np.stack([x] * 4)),
+                    "pushforward": (value, x), "pullback": (value, 2.0), "hvp": (value, value)}
             key = next((k for k in args if k in name), None)
             fn(*args[key]) if key else fn(value)
         assert np.array_equal(np.asarray(M.gradient(value)), M.gradient(np.array(value)))

@@ -73,10 +73,16 @@ def specs(module: ModuleType, name: str) -> dict[str, tuple[tuple[int, ...], tor
     """The shape and dtype of every parameter of one of the module's operators."""
     args = dict(module.DIFFGEN["args"])
     args.update(dx=args[module.DIFFGEN["wrt"]], dy=module.DIFFGEN["output"])
+    batch = module.DIFFGEN.get("batch", 0)
     found = {}
-    for param in inspect.signature(getattr(module, name)).parameters:
-        dtype, dims = args[param].rstrip("]").split("[")
-        found[param] = (tuple(int(d) for d in dims.split(",") if d), getattr(torch, dtype))
+    for param in inspect.signature(getattr(module, name)).parameters.values():
+        if param.kind is param.KEYWORD_ONLY:  # out=
+            continue
+        spec = args[{"dxs": "dx", "dys": "dy"}.get(param.name, param.name)]
+        dtype, dims = spec.rstrip("]").split("[")
+        shape = tuple(int(d) for d in dims.split(",") if d)
+        found[param.name] = ((batch, *shape) if param.name in ("dxs", "dys") else shape,
+                             getattr(torch, dtype))  # fmt: skip
     return found
 
 

@@ -58,9 +58,7 @@ def by_matrix(functions: tuple[FunctionPlan, ...], inspected: Inspected) -> tupl
     """
     n = inspected.active.spec.size
     return tuple(
-        f.name
-        for f in functions
-        if f.batch and (f.operator == "pullback" or f.batch >= n)
+        f.name for f in functions if f.batch and (f.operator == "pullback" or f.batch >= n)
     )
 
 

@@ -97,9 +97,11 @@ class Sympy:
             ]
             emitted = emit(results, dialect, like, f.batch)
             unpacked = tuple(
-                unpack(dialect, p.name, list(symbols[p.name].reshape(-1)), p.scalar)
-                if p.name in symbols
-                else columns(p.name, list(symbols[p.name[:-1]].reshape(-1)), f.batch)
+                (
+                    unpack(dialect, p.name, list(symbols[p.name].reshape(-1)), p.scalar)
+                    if p.name in symbols
+                    else columns(p.name, list(symbols[p.name[:-1]].reshape(-1)), f.batch)
+                )
                 for p in f.params
             )
             batches |= f.batch > 0

@@ -457,7 +457,8 @@ class TorchBackend:
             kernels.append(
                 Kernel(
                     function=fn.name,
-                    operator=fn.name if fn.batch else fn.operator,  # kernels traced together
+                    # an operator is traced with its variant, a batch on its own
+                    operator=fn.name if fn.batch else fn.operator,
                     results=tuple(r.name for r in fn.results),
                     name=name,
                     call=f"_{fn.name.lstrip('_').upper()}" if target.torch_compile else name,

@@ -31,9 +31,8 @@ class Scenario:
 
     @property
     def args(self) -> tuple[tuple[str, str], ...]:
-        return (("x", spec(self.x)),) + tuple(
-            (name, spec(c)) for name, c in zip("cdefg", self.constants, strict=False)
-        )
+        names = "cdefg"[: len(self.constants)]
+        return (("x", spec(self.x)), *zip(names, map(spec, self.constants), strict=True))
 
 
 def spec(a: Array) -> str:
