@@ -98,11 +98,20 @@ def lambdify_calls(inspected: Inspected, ops: Sequence[str]) -> Calls:
     constants = [
         list(traced.inputs[i].reshape(-1)) for i, a in enumerate(inspected.args) if not a.active
     ]
+    specs = {"dx": inspected.active.spec, "dy": inspected.output}
     calls: Calls = {}
     for op in ops:
         tangent = {"dx": [dx], "dy": [dy]}.get(str(OPERATORS[op].tangent), [])
         function = sympy.lambdify([x, *tangent, *constants], list(d.dense(op, dx, dy)), cse=True)
-        calls[op] = lambda *args, fn=function: fn(*(np.ravel(a) for a in args))
+        # lambdify unpacks each argument as a flat sequence: 1-D arrays go as they are, as a
+        # user would pass them; others are flattened, as a user would have to
+        shapes = [inspected.active.spec.shape]
+        shapes += [specs[str(OPERATORS[op].tangent)].shape] if tangent else []
+        shapes += [a.spec.shape for a in inspected.args if not a.active]
+        if all(len(shape) == 1 for shape in shapes):
+            calls[op] = function
+        else:
+            calls[op] = lambda *args, fn=function: fn(*(np.ravel(a) for a in args))
     return calls
 
 

@@ -1,0 +1,241 @@
+"""Generation-time work of the torch backends: run (eager) or trace, clean, print and check
+(graph) each kernel's torch.func composition, and explain what the user's code could not do.
+
+The printed graph of every kernel is run here and must reproduce the traced graph bit for bit.
+"""
+
+from __future__ import annotations
+
+import inspect
+import traceback
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DiffgenError
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..inspect_target import Inspected
+    from ..spec import Spec
+    from .torch_backend import Kernel, TorchPlan
+
+
+def where(inspected: Inspected, error: Exception) -> str:
+    """` at FILE, line N (`CODE`)` for the innermost frame of the user's function's file, if any."""
+    try:
+        source = inspect.getsourcefile(inspected.function)
+    except TypeError:  # a builtin or C function
+        source = None
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if f.filename == source]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f" at {Path(frame.filename).name}, line {frame.lineno} (`{frame.line}`)"
+
+
+def traced_error(inspected: Inspected, kernel: str, error: Exception, eager: bool) -> DiffgenError:
+    """The error for a function torch cannot trace (graph mode) or run under torch.func."""
+    from torch._subclasses.fake_tensor import (
+        DataDependentOutputException,
+        DynamicOutputShapeException,
+    )
+    from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    said = f"{type(error).__name__}: {first}"
+    at = where(inspected, error)
+    data_dependent = (
+        GuardOnDataDependentSymNode,
+        DataDependentOutputException,
+        DynamicOutputShapeException,
+    )
+    if isinstance(error, data_dependent):
+        return DiffgenError(
+            f"torch cannot trace {inspected.target.function} into a graph",
+            f"tracing {kernel} on fake tensors, which have no values, failed{at}: the"
+            " function branches on, or sizes an array by, the values of its arguments"
+            f" (data-dependent control flow), which one traced graph cannot capture ({said})",
+            'pass --torch-mode eager (torch_mode = "eager"): the module then imports the'
+            " function and runs torch.func on every call; or write the branch with xp.where",
+        )
+    how = "running" if eager else "tracing"
+    return DiffgenError(
+        f"torch cannot differentiate {inspected.target.function}",
+        f"{how} {kernel} with torch.func raised {said}{at}",
+        "write the function with torch or against the Array API (array_namespace, see"
+        " DESIGN.md), without numpy calls on its arguments; or use --backend finitediff",
+    )
+
+
+#: Renders the composition alone, to trace (graph mode) or try (eager mode) it here: an eager
+#: module runs the same `composed` macro, so both modes compute the same compositions.
+COMPOSED = """{%- import "torch.py.jinja" as backend -%}
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+{{ plan.source }}
+
+{{ backend.composed(plan) }}
+"""
+
+
+@contextmanager
+def quiet_torch() -> Iterator[None]:
+    """torch 2.13 warns, from its own code, when forward-mode AD is first used in a process (it
+    loads decompositions with the deprecated torch.jit.script): not a problem of the target."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`torch.jit.script", category=DeprecationWarning)
+        yield
+
+
+def composed_kernels(plan: TorchPlan, inspected: Inspected) -> dict[str, Any]:
+    """The kernels as functions: the composition rendered and run with the user's function."""
+    from ..render import environment  # render imports plan, which imports the backends
+
+    source = environment().from_string(COMPOSED).render(plan=plan)
+    namespace: dict[str, Any] = {"_FUNCTION": inspected.function, "__name__": "diffgen_kernels"}
+    exec(compile(source, "<diffgen torch kernels>", "exec"), namespace)  # our own template's code
+    return namespace
+
+
+def examples(specs: dict[str, Spec], names: Sequence[str]) -> list[torch.Tensor]:
+    """Seeded arguments, to trace a kernel and to check its printed graph on."""
+    import numpy as np
+    import torch
+
+    from ..inspect_target import PROBE_SEED, draw
+
+    rng = np.random.default_rng(PROBE_SEED)
+    points = {name: torch.as_tensor(draw(spec, rng)) for name, spec in specs.items()}
+    return [points[name] for name in names]
+
+
+def results(returned: object) -> tuple[torch.Tensor, ...]:
+    """What a kernel returned, as a tuple of tensors."""
+    import torch
+
+    found = tuple(returned) if isinstance(returned, tuple | list) else (returned,)
+    return tuple(r for r in found if isinstance(r, torch.Tensor))
+
+
+def same(found: object, expected: object) -> bool:
+    """Whether two results, or tuples of results, are equal bit for bit (NaN equal to NaN)."""
+    import torch
+
+    found, expected = results(found), results(expected)
+    return len(found) == len(expected) and all(
+        a.shape == b.shape and a.dtype == b.dtype and torch.equal(a.isnan(), b.isnan())
+        and torch.equal(a.nan_to_num(), b.nan_to_num())
+        for a, b in zip(found, expected, strict=True)
+    )  # fmt: skip
+
+
+def run_printed(
+    kernel: Kernel,
+    lines: Sequence[str],
+    constants: Iterable[tuple[str, str, str]],
+    arguments: Sequence[torch.Tensor],
+) -> object:
+    """Run a printed graph, with its constants made from their literals, as the module will."""
+    import torch
+
+    source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace: dict[str, Any] = {"torch": torch}
+    namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
+    exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
+    return namespace["kernel"](*arguments)
+
+
+def printed_graphs(
+    plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]
+) -> tuple[TorchPlan, tuple[tuple[str, str, str], ...]]:
+    """Trace, clean and print each kernel's graph, checking each printed graph by running it.
+
+    The printed graph must give the traced graph's results bit for bit at the example point:
+    cleaning only drops exact identities, and public torch calls run the same operations.
+    Where the public calls differ, the graph is printed with torch.ops.aten calls instead.
+    """
+
+    from .. import torch_graph
+
+    functions = composed_kernels(plan, inspected)
+    try:
+        if not plan.over:  # a foreign inner's printed code has no control flow
+            torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
+    except Exception as error:  # whatever the user's code raised on fake tensors
+        raise traced_error(inspected, "the function", error, eager=False) from error
+    traced = {}  # by operator: the trace of its kernel with the most results, the value variant
+    for k in sorted(plan.kernels, key=lambda k: -len(k.results)):
+        if k.operator not in traced:
+            arguments = examples(specs, k.params)
+            try:
+                whole = torch_graph.trace(functions[k.name], arguments)
+            except Exception as error:  # whatever the user's code raised while traced
+                raise traced_error(inspected, k.name, error, eager=False) from error
+            if torch_graph.mutating(whole.graph):  # cleaning assumes a functional graph
+                raise DiffgenError(
+                    f"the traced graph of {k.function} writes to tensors in place",
+                    "functionalization left"
+                    f" {', '.join(sorted(set(torch_graph.mutating(whole.graph))))} in it, and"
+                    " diffgen prints only graphs without mutation",
+                    "pass --torch-mode eager, and please report the function",
+                )
+            traced[k.operator] = (whole, k.results, results(whole(*arguments)), arguments)
+    constants = torch_graph.Constants()
+    kernels = []
+    for k in plan.kernels:
+        whole, names, computed, arguments = traced[k.operator]
+        indices = [names.index(name) for name in k.results]
+        module = torch_graph.keep(whole, indices)
+        expected = tuple(computed[i] for i in indices)
+        torch_graph.clean(module.graph)
+        printed = None
+        for public in (True, False):
+            try:
+                candidate = torch_graph.GraphPrinter(module, k.params, constants, public).print()
+            except torch_graph.CapturedTooLarge as error:
+                raise DiffgenError(
+                    f"{inspected.target.function} captures a {error}",
+                    "captured tensors are written into the module as literals, up to"
+                    f" {torch_graph.MAX_CAPTURED:,} elements",
+                    "pass the tensor to the function as an argument instead (a constant:"
+                    " --arg NAME=SPEC), or use --torch-mode eager",
+                ) from error
+            try:
+                found = run_printed(k, candidate.lines, constants, arguments)
+            except Exception:  # a misprinted graph: the next candidate, or the error below
+                continue
+            if same(found, expected):
+                printed = candidate
+                break
+        if printed is None:
+            raise DiffgenError(
+                f"the printed graph of {k.function} does not reproduce the traced graph",
+                "diffgen's graph cleaning or printing changed a result; this is a bug in diffgen",
+                "please report it with the function; meanwhile pass --torch-mode eager",
+            )
+        operations = f"{printed.calls} operation{'s' * (printed.calls != 1)}"
+        summary = f"the aten graph traced from torch.func by diffgen ({operations})."
+        kernels.append(replace(k, graph=printed.lines, summary=summary))
+    return replace(plan, kernels=tuple(kernels)), tuple(constants)
+
+
+def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None:
+    """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here."""
+    functions = composed_kernels(plan, inspected)
+    for k in plan.kernels:
+        try:
+            functions[k.name](*examples(specs, k.params))
+        except Exception as error:  # whatever the user's code raised under torch.func
+            raise traced_error(inspected, k.name, error, eager=True) from error
