@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from ..operators import OPERATORS
 from ..spec import EPS, Dtype
 from .base import BackendPlan, ErrorModel
+from .differences import CONVERSIONS, Site, expressions
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -62,6 +63,13 @@ def by_matrix(functions: tuple[FunctionPlan, ...], inspected: Inspected) -> tupl
     )
 
 
+def site(functions: tuple[FunctionPlan, ...], flavour: str) -> Site:
+    """Where the expressions are evaluated: x, the constants, and the module's array library."""
+    params = functions[0].params
+    constants = "".join(f", {p.name}" for p in params[1:] if p.name not in ("dx", "dy"))
+    return Site(params[0].name, constants, CONVERSIONS[flavour])
+
+
 def numpy_array(inspected: Inspected) -> str:
     """The annotation of x as a numpy array, whatever the module's array library."""
     return f"npt.NDArray[np.{inspected.active.spec.dtype}]"
@@ -73,37 +81,14 @@ def working_dtype(inspected: Inspected) -> Dtype:
 
 
 @dataclass(frozen=True)
-class Conversion:
-    """How the numpy code of differences meets a jax or torch module's arrays (format strings
-    of one expression): a finitediff outer over a jax or torch inner computes in numpy."""
-
-    to_numpy: str  # a checked argument or an inner result as a numpy array
-    from_numpy: str  # a numpy point as what the inner function takes ({x} is the checked x)
-    helper: str  # the template's helper for results: "" (numpy), "jax" or "torch"
-
-
-CONVERSIONS = {
-    "numpy": Conversion("{}", "{}", ""),
-    "jax": Conversion("np.asarray({})", "_device({})", "jax"),
-    "torch": Conversion("{}.detach().cpu().numpy()", "torch.as_tensor({}, device={x}.device)",
-                        "torch"),
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
 class FiniteDiffPlan(BackendPlan):
-    """The finitediff plan; `outer_of` names the foreign inner backend it is the outer of."""
+    """The finitediff plan: the expression of every result (differences.py)."""
 
-    outer_of: str = ""
     array: str = ""  # x as a numpy array: what the differences are taken of
-    by_matrix: tuple[str, ...] = ()  # batched functions computed through the whole J or H
-    conversion: Conversion = CONVERSIONS["numpy"]
+    expressions: tuple[tuple[str, str, str], ...] = ()  # (function, result, expression)
 
-    def numpy(self, expression: str) -> str:
-        return self.conversion.to_numpy.format(expression)
-
-    def native(self, expression: str, x: str) -> str:
-        return self.conversion.from_numpy.format(expression, x=x)
+    def expression(self, function: str, result: str) -> str:
+        return next(e for f, r, e in self.expressions if (f, r) == (function, result))
 
 
 class FiniteDiff:
@@ -139,7 +124,7 @@ class FiniteDiff:
             ),
             error=ERROR,
             array=numpy_array(inspected),
-            by_matrix=matrix,
+            expressions=expressions(functions, site(functions, "numpy"), False, matrix),
             description=(
                 "Central differences with steps relative to |x|: "
                 f"h = {step_1:.6g} * max(1, |x_i|) for first derivatives and "
@@ -189,8 +174,11 @@ class FiniteDiff:
                     else "."
                 )
             ),
-            outer_of=inner,
             array=numpy_array(inspected),
-            by_matrix=matrix,
-            conversion=conversion,
+            expressions=expressions(
+                tuple(f for f in functions if f.order == 2),
+                site(functions, functions[0].flavour),
+                True,
+                matrix,
+            ),
         )
