@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -181,3 +183,23 @@ def test_bad_batch(diffgen: Run, project: Project, extra: list[str], needles: li
     assert_refused(
         diffgen, project, gen(project, "rosen", "--arg", "x=float64[3]", *extra), *needles
     )
+
+
+@pytest.mark.parametrize(
+    ("extra", "library"),
+    [(["--backend", "jax:reverse"], "jax"), (["--backend", "sympy", "--outer", "torch:forward"],
+                                             "torch")],
+)  # fmt: skip
+def test_missing_library(
+    diffgen: Run, project: Project, monkeypatch: pytest.MonkeyPatch, extra: list[str], library: str
+) -> None:
+    """A backend (inner or outer) whose library is not installed: say which, and how to get it."""
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == library else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    argv = ["generate", project.ref("rosen"), "--arg", "x=float64[3]", "--ops", "hvp", *extra]
+    assert_refused(diffgen, project, argv, f"needs {library}, which is not installed",
+                   f"pip install 'diffgen[{library}]'")  # fmt: skip

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
+
+from ..errors import DiffgenError
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -45,6 +48,16 @@ AD_ERROR = ErrorModel(
 def result_targets(names: Sequence[str], computed: Sequence[str]) -> str:
     """`_value, _gradient` or `_, _gradient`: the locals an AD helper's results go to."""
     return ", ".join(f"_{q}" if q in names else "_" for q in computed)
+
+
+def require(module: str, backend: str, how: str, install: str) -> None:
+    """Refuse a backend whose library is not installed, saying how to install it."""
+    if importlib.util.find_spec(module) is None:
+        raise DiffgenError(
+            f"{backend} needs {module}, which is not installed",
+            f"the {module} backends {how} at generation time",
+            f"install it: pip install {install}",
+        )
 
 
 def annotation(count: int, array: str) -> str:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DiffgenError
 from ..spec import Spec
 from ..x64 import precise
-from .base import AD_ERROR, BackendPlan, annotation, helper_closure, result_targets
+from .base import AD_ERROR, BackendPlan, annotation, helper_closure, require, result_targets
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -324,6 +324,7 @@ class JaxBackend:
     ) -> JaxPlan:
         """The plan of these functions' kernels; `over` a foreign inner, whose private functions
         (`source`) the second-order kernels differentiate instead of jax's own inner ones."""
+        require("jax", self.name, "trace every kernel", "'diffgen[jax]' (jax==0.10.2)")
         x = functions[0].params[0]
         constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
         params = ", ".join(p.name for p in (x, *constants))

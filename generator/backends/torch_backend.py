@@ -24,14 +24,13 @@ runs torch.func on every call. `--torch-compile` wraps the kernels in `torch.com
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..errors import DiffgenError
 from ..operators import OPERATORS
-from .base import AD_ERROR, BackendPlan, annotation, helper_closure, result_targets
+from .base import AD_ERROR, BackendPlan, annotation, helper_closure, require, result_targets
 from .torch_trace import printed_graphs, quiet_torch, tried
 
 if TYPE_CHECKING:
@@ -202,12 +201,8 @@ class TorchBackend:
         """The plan of these functions' kernels; `over` a foreign inner, whose private functions
         (`source`) the second-order kernels differentiate instead of torch's own inner ones."""
         target = inspected.target
-        if importlib.util.find_spec("torch") is None:
-            raise DiffgenError(
-                f"--backend {self.name} needs torch, which is not installed",
-                "the torch backends trace (or, in eager mode, run) torch.func at generation time",
-                "install it: pip install 'diffgen[torch]' (torch==2.13.0)",
-            )
+        how = "trace (or, in eager mode, run) torch.func"
+        require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
         eager = target.torch_mode == "eager"
         outer_mode = outer.removeprefix("torch:")
         x = functions[0].params[0]
