@@ -65,7 +65,8 @@ class Site:
 
 def nested(name: str, site: Site) -> str:
     """A result of finitediff alone: first order with steps eps**(1/3), second order as the
-    difference of the inner difference, both with steps eps**(1/4)."""
+    difference of the inner difference, both with steps eps**(1/4) (the Hessian as that
+    composition's four-point formula, each pair of coordinates once)."""
     x, c = site.x, site.constants
     table = {
         "value": f"_f({x}{c})",
@@ -73,7 +74,7 @@ def nested(name: str, site: Site) -> str:
         "pullback": f"_columns(lambda _z: np.asarray(np.vdot(dy, _f(_z{c}))), {x}, _REL_STEP_1)",
         "second_derivative": f"_columns({site.bound('_inner_derivative')}, {x}, _REL_STEP_2)",
         "hvp": f"_along({site.bound('_inner_gradient')}, {x}, dx, _REL_STEP_2)",
-        "hessian": f"_symmetrized(_columns({site.bound('_inner_gradient')}, {x}, _REL_STEP_2))",
+        "hessian": f"_second_differences({site.bound('_f')}, {x}, _REL_STEP_2)",
     }
     return table.get(name, f"_columns({site.bound('_f')}, {x}, _REL_STEP_1)")
 
@@ -107,7 +108,10 @@ def batch(fn: FunctionPlan, result: ArrayPlan, site: Site, foreign: bool, matrix
         g, at, step = site.bound("_inner_gradient"), site.x, "_REL_STEP_2"
     else:
         g, at, step = site.bound("_f"), site.x, "_REL_STEP_1"
-    if matrix:
+    if matrix and name == "hvp" and not foreign:
+        hessian = f"_second_differences({site.bound('_f')}, {at}, {step})"
+        difference = f"{rows}.reshape({fn.batch}, -1) @ {hessian}"
+    elif matrix:
         whole = f"_columns({g}, {at}, {step})"
         whole = f"_symmetrized({whole})" if name == "hvp" else whole
         transposed = ".T" if name == "pushforward" else ""

@@ -108,8 +108,8 @@ class FiniteDiff:
         matrix = by_matrix(functions, inspected)
         helpers = ["f", "columns"]
         helpers += ["along"] if names & {"pushforward", "hvp"} else []
-        helpers += ["inner_gradient"] if names & {"hvp", "hessian"} else []
-        helpers += ["symmetrized"] if "hessian" in names or "hvp_batch" in matrix else []
+        helpers += ["inner_gradient"] if "hvp" in names else []
+        helpers += ["hessian"] if "hessian" in names or "hvp_batch" in matrix else []
         helpers += ["inner_derivative"] if "second_derivative" in names else []
         dtype = working_dtype(inspected)
         step_1, step_2 = relative_steps(EPS[dtype])
