@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import textwrap
 import uuid
@@ -119,3 +121,12 @@ def run_blocked(directory: Path, module: str, blocked: set[str], call: str) -> s
                          text=True)  # fmt: skip
     assert run.returncode == 0, run.stderr
     return run.stdout
+
+
+def run_generated_tests(root: Path) -> None:
+    """Run the generated tests under root, with the repository importable (for examples)."""
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = subprocess.run([*argv, "generated"], cwd=root, env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert " passed" in run.stdout and "failed" not in run.stdout

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import rosen_hess, rosen_hess_prod
 
-from tests.conftest import REPO, Project
+from generator.pipeline import generate
+from generator.target import Target
+from tests.conftest import REPO, Project, run_generated_tests
 from tests.test_generated_module import load
 
 Run = Callable[..., tuple[int, str, str]]
@@ -145,3 +148,19 @@ def test_jax_export_needs_a_jax_inner(diffgen: Run, project: Project) -> None:
     assert code == 2
     assert "--jax-export does not apply to --backend sympy" in err
     assert project.files() == before
+
+
+@pytest.mark.parametrize(
+    ("inner", "outer"),
+    [("sympy", "torch:forward"), ("sympy", "jax:reverse"), ("jax:forward", "finitediff"),
+     ("torch:reverse", "finitediff")],
+)  # fmt: skip
+def test_pairs_across_frameworks_in_float32(inner: str, outer: str, tmp_path: Path) -> None:
+    """A float32 scalar function (curve) with a float32 constant through each kind of pair
+    across frameworks: the module's own tests (values, dtypes, shapes, out=, batches) pass."""
+    target = Target("examples.curve:curve", args=(("t", "float32[]"), ("radius", "float32[]")),
+                    backend=inner, outer=outer, batch=2)  # fmt: skip
+    (tmp_path / "generated").mkdir()
+    for file in generate(target, REPO):
+        (tmp_path / "generated" / file.path.name).write_text(file.text)
+    run_generated_tests(tmp_path)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import inspect
-import os
 import re
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +18,7 @@ from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 from generator import torch_calls
 from generator.pipeline import generate, generate_and_write
 from generator.target import Target
-from tests.conftest import REPO, Project, run_blocked
+from tests.conftest import REPO, Project, run_blocked, run_generated_tests
 from tests.test_generated_module import load
 
 Run = Callable[..., tuple[int, str, str]]
@@ -84,15 +82,6 @@ def specs(module: ModuleType, name: str) -> dict[str, tuple[tuple[int, ...], tor
         found[param.name] = ((batch, *shape) if param.name in ("dxs", "dys") else shape,
                              getattr(torch, dtype))  # fmt: skip
     return found
-
-
-def run_generated_tests(root: Path) -> None:
-    """Run the generated tests under root, with the repository importable (for examples)."""
-    argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-W", "error"]
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    run = subprocess.run([*argv, "generated"], cwd=root, env=env, capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout[-3000:]
-    assert " passed" in run.stdout and "failed" not in run.stdout
 
 
 @pytest.mark.parametrize("seed", range(5))
