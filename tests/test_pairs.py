@@ -141,7 +141,7 @@ def test_finitediff_over_jax_keeps_jax_arrays_and_float64() -> None:
     np.testing.assert_allclose(np.asarray(product), rosen_hess_prod(x, v), rtol=1e-7)
 
 
-def test_jax_export_needs_a_jax_inner(diffgen: Run, project: Project) -> None:
+def test_jax_export_is_refused_over_a_sympy_inner(diffgen: Run, project: Project) -> None:
     before = project.files()
     argv = ["--arg", "x=float64[3]", "--ops", "hvp", "--backend", "sympy", "--outer", "jax:forward"]
     code, _, err = diffgen("generate", project.ref("rosen"), *argv, "--jax-export")

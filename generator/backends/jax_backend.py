@@ -303,14 +303,8 @@ class JaxBackend:
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
     ) -> BackendPlan:
         """The second-order kernels over a foreign inner's private functions (sympy's, printed
-        as jax code), compiled at import like the others; the module is the inner's numpy one."""
-        if inspected.target.jax_export:
-            raise DiffgenError(
-                f"--jax-export needs a jax inner backend, not {inner}",
-                f"with --outer {self.name} over {inner}, the first-order operators are {inner}"
-                " code that a jax.export artifact cannot hold",
-                f"drop --jax-export, or use --backend {self.name}",
-            )
+        as jax code), compiled at import like the others; the module is the inner's numpy one.
+        (--jax-export is refused with a foreign inner by Target: only jax inners export.)"""
         second = tuple(f for f in functions if f.order == 2)
         return self.planned(inspected, second, self.name, over=inner, source=source)
 

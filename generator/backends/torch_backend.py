@@ -150,10 +150,10 @@ def steps(
         )
     quantity = "derivative" if op == "second_derivative" else "gradient"
     inner = bound(f"_inner_{quantity}", params, aux=False)
-    if over:
-        call = ", ".join(params[1:])
-        aux = f"_inner_value(_z{', ' * bool(call)}{call})" if "value" in names else "()"
-        inner = f"lambda _z: ({inner.removeprefix('lambda _z: ')}, {aux})"
+    if over:  # the foreign inner's functions return one result: pair it with the value (aux)
+        args = ", ".join(["_z", *params[1:]])
+        aux = f"_inner_value({args})" if "value" in names else "()"
+        inner = f"lambda _z: (_inner_{quantity}({args}), {aux})"
     if op == "hvp":
         helper = HVP[outer_mode]
         call = f"_{helper}({inner}, {x}, dx)"
