@@ -23,20 +23,28 @@ class Scenario:
     jacobian: Callable[[Array], Array]  # (y.size, x.size)
     second: Callable[[Array], Array] | None = None  # Hessian (x.size, x.size) or d2y (y.size,)
     more: tuple[Array, ...] = ()  # further constants, named d, e, ... after c
+    dtype: str = "float64"  # of x and the constants
+    function: str = ""  # the function in functions.py, if not `name`
+
+    @property
+    def point(self) -> Array:
+        """x in the scenario's dtype: where the module is called and the references taken."""
+        return np.asarray(self.x, dtype=self.dtype)
 
     @property
     def constants(self) -> tuple[Array, ...]:
-        """The constant arguments in signature order (after x)."""
-        return () if self.constant is None else (self.constant, *self.more)
+        """The constant arguments in signature order (after x), in the scenario's dtype."""
+        found = () if self.constant is None else (self.constant, *self.more)
+        return tuple(np.asarray(c, dtype=self.dtype) for c in found)
 
     @property
     def args(self) -> tuple[tuple[str, str], ...]:
         names = "cdefg"[: len(self.constants)]
-        return (("x", spec(self.x)), *zip(names, map(spec, self.constants), strict=True))
+        return (("x", spec(self.point)), *zip(names, map(spec, self.constants), strict=True))
 
 
 def spec(a: Array) -> str:
-    return f"float64[{','.join(map(str, np.shape(a)))}]"
+    return f"{np.asarray(a).dtype}[{','.join(map(str, np.shape(a)))}]"
 
 
 def sech2(x: Array) -> Array:
@@ -77,6 +85,10 @@ SCENARIOS = [
              lambda x: (1.5 * A4.T @ sech2(A4 @ x)).reshape(1, -1),
              lambda x: 1.5 * A4.T @ np.diag(-2 * np.tanh(A4 @ x) * sech2(A4 @ x)) @ A4,
              more=(np.array(1.5),)),
+    # float32: x and the constant (exact in float32) rounded, references in float64 there
+    Scenario("vector_scalar_c_float32", V, C4,
+             lambda x: (3 * C4 * x**2).reshape(1, -1), lambda x: np.diag(6 * C4 * x),
+             dtype="float32", function="vector_scalar_c"),
     Scenario("matrix_scalar", M, None,
              lambda x: (np.tanh(x) + x * sech2(x)).reshape(1, -1),
              lambda x: np.diag((2 * sech2(x) * (1 - x * np.tanh(x))).reshape(-1))),
