@@ -50,17 +50,27 @@ def relative_steps(eps: float) -> tuple[float, float]:
     return eps ** (1.0 / 3.0), eps ** (1.0 / 4.0)
 
 
-def by_matrix(functions: tuple[FunctionPlan, ...], inspected: Inspected) -> tuple[str, ...]:
-    """The batched functions cheaper through the whole Jacobian (Hessian) than row by row.
+def by_matrix(
+    functions: tuple[FunctionPlan, ...], inspected: Inspected, nested: bool
+) -> tuple[str, ...]:
+    """The batched functions cheaper through the whole Jacobian (Hessian) than row by row,
+    counting calls of f (of the inner gradient, over a foreign inner).
 
-    A pullback costs what the Jacobian costs (a difference per coordinate of x), so a batch of
-    them is always one Jacobian times the batch. A pushforward (hvp) costs one difference (of
-    the inner gradient) per row: the matrix wins once the batch is as large as x.
+    A pullback costs what the Jacobian costs (two calls per coordinate of x), so a batch of them
+    is always one Jacobian times the batch. A pushforward costs two calls per row against the
+    Jacobian's 2n: the matrix wins once the batch is as large as x; the same for an hvp over a
+    foreign inner (two inner gradients per row against 2n). An hvp of finitediff over
+    finitediff costs two inner gradients of 2n calls each, 4n per row, against the Hessian's
+    2n^2 + 1: the matrix wins from half the size of x.
     """
     n = inspected.active.spec.size
-    return tuple(
-        f.name for f in functions if f.batch and (f.operator == "pullback" or f.batch >= n)
-    )
+
+    def whole(f: FunctionPlan) -> bool:
+        if f.operator == "pullback":
+            return True
+        return 2 * f.batch >= n if (f.operator == "hvp" and nested) else f.batch >= n
+
+    return tuple(f.name for f in functions if f.batch and whole(f))
 
 
 def site(functions: tuple[FunctionPlan, ...], flavour: str) -> Site:
@@ -105,7 +115,7 @@ class FiniteDiff:
     ) -> BackendPlan:
         """Every operator by central differences; second order by nested ones (eps**(1/4))."""
         names = {f.operator for f in functions}
-        matrix = by_matrix(functions, inspected)
+        matrix = by_matrix(functions, inspected, nested=True)
         helpers = ["f", "columns"]
         helpers += ["along"] if names & {"pushforward", "hvp"} else []
         helpers += ["inner_gradient"] if "hvp" in names else []
@@ -143,7 +153,7 @@ class FiniteDiff:
         eps**(2/3) -- the outer prepared for its inner, as the inner is for its outer.
         """
         names = {f.operator for f in functions if f.order == 2}
-        matrix = by_matrix(functions, inspected)
+        matrix = by_matrix(functions, inspected, nested=False)
         conversion = CONVERSIONS[functions[0].flavour]  # the module's: the inner's
         whole = "hessian" in names or "hvp_batch" in matrix
         helpers = ["columns"] if whole or "second_derivative" in names else []
