@@ -109,11 +109,9 @@ def check(s: Scenario, backend: str, outer: str) -> int:
             order = 0 if quantity == "value" else OPERATORS[quantity].order
             if flavour == "numpy" and want.shape == ():
                 assert type(result) is np.dtype(s.dtype).type, (name, quantity, type(result))
-            got = np.asarray(result.cpu() if hasattr(result, "cpu") else result)
-            assert got.dtype == s.dtype and got.shape == want.shape, (name, quantity, got.shape)
-            scale = max(1.0, float(np.max(np.abs(y))), float(np.max(np.abs(want), initial=0)))
-            atol = tolerance(backend, outer, order, s.dtype) * scale
-            np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=f"{name}: {quantity}")
+            agrees(
+                result, want, s, y, tolerance(backend, outer, order, s.dtype), f"{name}: {quantity}"
+            )
             assert QUANTITIES[quantity].like in ("x", "y", "jacobian", "hessian")
             checked += 1
     return checked
@@ -130,13 +128,20 @@ def check_batch(s: Scenario, module: Any, op: str, y: np.ndarray, pair: tuple[st
     tangents = rng.uniform(-1, 1, (BATCH, *shape)).astype(s.dtype)
     constants = list(s.constants)
     result = getattr(module, f"{op}_batch")(s.point, tangents, *constants)
-    got = np.asarray(result.cpu() if hasattr(result, "cpu") else result)
     want = np.stack([np.asarray(expected(s, op, t, t, y), dtype=np.float64) for t in tangents])
-    assert got.dtype == s.dtype and got.shape == want.shape, (op, got.shape, want.shape)
-    scale = max(1.0, float(np.max(np.abs(y))), float(np.max(np.abs(want), initial=0)))
-    atol = tolerance(*pair, OPERATORS[op].order, s.dtype) * scale
-    np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=f"{op}_batch")
+    agrees(result, want, s, y, tolerance(*pair, OPERATORS[op].order, s.dtype), f"{op}_batch")
     return 1
+
+
+def agrees(
+    result: Any, want: np.ndarray, s: Scenario, y: np.ndarray, rel: float, what: str
+) -> None:
+    """A result has the scenario's dtype, the reference's shape, and its values to `rel` of the
+    scale max(1, |f(x)|, |reference|)."""
+    got = np.asarray(result.cpu() if hasattr(result, "cpu") else result)
+    assert got.dtype == s.dtype and got.shape == want.shape, (what, got.shape, want.shape)
+    scale = max(1.0, float(np.max(np.abs(y))), float(np.max(np.abs(want), initial=0)))
+    np.testing.assert_allclose(got, want, rtol=0, atol=rel * scale, err_msg=what)
 
 
 def written_into_out(

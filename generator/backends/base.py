@@ -60,6 +60,13 @@ def require(module: str, backend: str, how: str, install: str) -> None:
         )
 
 
+def vmapped(fn: FunctionPlan) -> tuple[str, str]:
+    """For `<op>_batch(x, tangents, *constants)`: the axes to map (the tangents' leading axis
+    only: "None, 0, None") and the arguments ("x, dxs, A"), for jax.vmap or torch.func.vmap."""
+    axes = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
+    return axes, ", ".join(p.name for p in fn.params)
+
+
 def annotation(count: int, array: str) -> str:
     """The return annotation of a kernel with `count` results of this array type."""
     return array if count == 1 else f"tuple[{', '.join([array] * count)}]"

@@ -33,7 +33,15 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DiffgenError
 from ..spec import Spec
 from ..x64 import precise
-from .base import AD_ERROR, BackendPlan, annotation, helper_closure, require, result_targets
+from .base import (
+    AD_ERROR,
+    BackendPlan,
+    annotation,
+    helper_closure,
+    require,
+    result_targets,
+    vmapped,
+)
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -147,8 +155,7 @@ def steps(
     x, op = fn.params[0].name, fn.operator
     f = bound("_f", params)
     if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
-        axes = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
-        args = ", ".join(p.name for p in fn.params)
+        axes, args = vmapped(fn)
         return ((f"_{op}", f"jax.vmap(_{op}_kernel, in_axes=({axes},))({args})"),), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return (("_value", f"_f({params})"),), None, None

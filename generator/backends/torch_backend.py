@@ -30,7 +30,15 @@ from typing import TYPE_CHECKING
 
 from ..errors import DiffgenError
 from ..operators import OPERATORS
-from .base import AD_ERROR, BackendPlan, annotation, helper_closure, require, result_targets
+from .base import (
+    AD_ERROR,
+    BackendPlan,
+    annotation,
+    helper_closure,
+    require,
+    result_targets,
+    vmapped,
+)
 from .torch_trace import printed_graphs, quiet_torch, tried
 
 if TYPE_CHECKING:
@@ -133,8 +141,7 @@ def steps(
     x, op = params[0], fn.operator
     f = bound("_f", params, aux=True)
     if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
-        dims = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
-        args = ", ".join(p.name for p in fn.params)
+        dims, args = vmapped(fn)
         return (f"_{op}", f"torch.func.vmap(_{op}_kernel, in_dims=({dims},))({args})"), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return ("_value", f"_f({', '.join(params)})"), None, None
