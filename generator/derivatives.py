@@ -3,19 +3,21 @@
 Each entry is differentiated only by the symbols it contains: a sum is split into its terms and
 each term is differentiated by its own free symbols, so the gradient of a sum of n local terms
 costs O(n) derivatives rather than O(n^2). The Hessian is the Jacobian of the gradient, computed
-for k >= j only and mirrored. Every quantity is guarded by its size (`MAX_NODES`).
+for k >= j only and mirrored. Before any of it, `Derivatives.work` estimates the cost from the
+traced expressions (`estimate_work`), so that a function whose derivatives would take minutes is
+refused (the sympy backend) or handed to another reference route (references.py) in seconds.
+Every quantity built is also guarded by its size (`MAX_NODES`).
 """
 
 from __future__ import annotations
 
-import sys
-import time
 from collections.abc import Iterable, Sequence
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sympy
 
+from .budget import phase, tick
 from .errors import DiffgenError
 from .symbolic import Traced, trace
 
@@ -29,6 +31,12 @@ Row = dict[int, Expr]  # the nonzero entries of one row of a sparse matrix, by c
 #: beyond it black, import and compile take minutes, where jax or torch trace the same function
 #: in milliseconds.
 MAX_NODES = 400_000
+
+#: The estimated work (`estimate_work`) past which the sympy backend refuses a function. One unit
+#: is one node of a term differentiated by one of its symbols, about 30-100 µs of SymPy here:
+#: 1,000,000 units is roughly a minute. The logistic loss of a 200 x 20 data matrix has
+#: 3.7 million units for its Hessian; Rosenbrock's Hessian at n = 1000, 35,000.
+MAX_WORK = 500_000
 
 
 def derivative(expr: Expr, symbol: Expr) -> Expr:
@@ -57,8 +65,11 @@ def derivative(expr: Expr, symbol: Expr) -> Expr:
     if expr.is_Pow and expr.exp.is_Number:
         base, exponent = expr.args
         return exponent * base ** (exponent - 1) * derivative(base, symbol)
-    if isinstance(expr, (sympy.sign, sympy.Heaviside)):
-        return sympy.S.Zero  # zero wherever it exists: everywhere but at the jump
+    if isinstance(expr, (sympy.sign, sympy.Heaviside, sympy.floor, sympy.ceiling)):
+        return sympy.S.Zero  # zero wherever it exists: everywhere but at the jumps
+    if isinstance(expr, sympy.Mod):  # p - q floor(p / q), differentiated between the jumps
+        p, q = expr.args
+        return derivative(p, symbol) - sympy.floor(p / q) * derivative(q, symbol)
     if isinstance(expr, (sympy.Max, sympy.Min)) and len(expr.args) == 2:
         first, second = expr.args
         wins = first >= second if isinstance(expr, sympy.Max) else first <= second
@@ -66,8 +77,28 @@ def derivative(expr: Expr, symbol: Expr) -> Expr:
             (derivative(first, symbol), wins), (derivative(second, symbol), True)
         )
     if isinstance(expr, sympy.Function) and len(expr.args) == 1:
-        return expr.fdiff(1) * derivative(expr.args[0], symbol)
+        return outer_derivative(expr) * derivative(expr.args[0], symbol)
     return expr.diff(symbol)
+
+
+@lru_cache(maxsize=64)
+def _outer_template(function: Any) -> tuple[Expr, Expr]:
+    """f'(u) of a one-argument SymPy function, on a placeholder u."""
+    u = sympy.Dummy("u", real=True)
+    return u, function(u).fdiff(1)
+
+
+def outer_derivative(expr: Expr) -> Expr:
+    """f'(a) for expr = f(a), built without re-evaluating f(a).
+
+    `tanh(a).fdiff(1)` is `1 - tanh(a)**2` with tanh(a) evaluated again, which asks SymPy's
+    assumptions about a (a quarter of a second for a sum of 200 products). The derivative is
+    taken once on a placeholder and a substituted in without evaluation: the template is
+    already in canonical form, so nothing is lost.
+    """
+    u, template = _outer_template(expr.func)
+    with sympy.evaluate(False):
+        return template.xreplace({u: expr.args[0]})
 
 
 def sparse_gradient(expr: Expr, symbols: Sequence[Expr], index: dict[Expr, int]) -> Row:
@@ -80,6 +111,7 @@ def sparse_gradient(expr: Expr, symbols: Sequence[Expr], index: dict[Expr, int])
                 by_column.setdefault(index[symbol], []).append(term)
     row = {}
     for k in sorted(by_column):
+        tick()
         partial = sympy.Add(*(derivative(term, symbols[k]) for term in by_column[k]))
         if partial != 0:
             row[k] = partial
@@ -112,22 +144,33 @@ def guard(what: str, exprs: Iterable[Expr]) -> None:
         )
 
 
-class Progress:
-    """Report a long symbolic build on stderr, at most every two seconds."""
+def terms(expr: Expr) -> Iterable[Expr]:
+    """The terms sparse differentiation treats one by one: through sums and constant factors."""
+    if isinstance(expr, sympy.Add):
+        for arg in expr.args:
+            yield from terms(arg)
+    elif isinstance(expr, sympy.Mul) and sum(not a.is_number for a in expr.args) == 1:
+        yield from terms(next(a for a in expr.args if not a.is_number))
+    else:
+        yield expr
 
-    def __init__(self, what: str, total: int) -> None:
-        self.what, self.total = what, total
-        self.start = self.last = time.monotonic()
 
-    def step(self, done: int) -> None:
-        now = time.monotonic()
-        if now - self.last > 2.0:
-            self.last = now
-            elapsed = now - self.start
-            print(
-                f"diffgen: sympy {self.what}: {done}/{self.total} ({elapsed:.0f} s)",
-                file=sys.stderr,
-            )
+def estimate_work(outputs: Iterable[Expr], symbols: Iterable[Expr], order: int) -> int:
+    """The cost of differentiating `outputs` `order` times, before doing it.
+
+    Each term is differentiated once by each of the k symbols it contains, at a cost that grows
+    with its size; its second derivatives k times more. So the estimate is the sum over terms of
+    (distinct subexpressions) * k**order: linear for Rosenbrock's local terms, quadratic in n
+    for a term that holds every element of x (a dot product inside a loss).
+    """
+    active = set(symbols)
+    total = 0
+    for output in outputs:
+        for term in terms(sympy.sympify(output)):
+            k = len(term.free_symbols & active)
+            if k:
+                total += dag_size([term]) * k**order
+    return total
 
 
 def rows_values(rows: Sequence[Row]) -> list[Expr]:
@@ -141,15 +184,22 @@ class Derivatives:
         self.outputs = [sympy.sympify(e) for e in outputs]
         self.symbols = tuple(symbols)
         self.index = {symbol: k for k, symbol in enumerate(self.symbols)}
+        self._work: dict[int, int] = {}
+
+    def work(self, order: int) -> int:
+        """The estimated work of derivatives up to `order` (`estimate_work`), cached."""
+        if order not in self._work:
+            self._work[order] = estimate_work(self.outputs, self.symbols, order)
+        return self._work[order]
 
     @cached_property
     def jacobian(self) -> tuple[Row, ...]:
         """Row i holds the nonzero d y_i / d x_j."""
-        progress = Progress("jacobian rows", len(self.outputs))
         rows = []
-        for i, output in enumerate(self.outputs):
-            rows.append(sparse_gradient(output, self.symbols, self.index))
-            progress.step(i + 1)
+        with phase("sympy jacobian"):
+            for i, output in enumerate(self.outputs):
+                tick(f"row {i + 1}/{len(self.outputs)}")
+                rows.append(sparse_gradient(output, self.symbols, self.index))
         guard("jacobian", rows_values(rows))
         return tuple(rows)
 
@@ -158,13 +208,14 @@ class Derivatives:
         """Row j holds the nonzero d2 f / dx_j dx_k of a scalar f, from k >= j, mirrored."""
         (gradient,) = self.jacobian
         rows: list[Row] = [{} for _ in self.symbols]
-        progress = Progress("hessian rows", len(self.symbols))
-        for j in range(len(self.symbols)):
-            if j in gradient:
-                for k, value in sparse_gradient(gradient[j], self.symbols, self.index).items():
-                    if k >= j:
-                        rows[j][k] = rows[k][j] = value
-            progress.step(j + 1)
+        with phase("sympy hessian"):
+            for j in range(len(self.symbols)):
+                tick(f"row {j + 1}/{len(self.symbols)}")
+                if j in gradient:
+                    found = sparse_gradient(gradient[j], self.symbols, self.index)
+                    for k, value in found.items():
+                        if k >= j:
+                            rows[j][k] = rows[k][j] = value
         sorted_rows = tuple(dict(sorted(row.items())) for row in rows)
         guard("hessian", rows_values(sorted_rows))
         return sorted_rows
@@ -228,13 +279,25 @@ class Derivatives:
         return tuple(row.get(j, sympy.S.Zero) for row in rows for j in range(width))
 
 
+#: The quantities that need second derivatives.
+SECOND_ORDER = frozenset({"second_derivative", "hvp", "hessian"})
+
+
+def order_of(quantities: Iterable[str]) -> int:
+    """The highest order of derivative the quantities need: 0 (values), 1 or 2."""
+    names = {q.removesuffix("_batch") for q in quantities}
+    return 2 if names & SECOND_ORDER else 1 if names - {"value"} else 0
+
+
 @lru_cache(maxsize=4)
 def symbolic_derivatives(inspected: Inspected) -> tuple[Traced, Derivatives]:
     """Trace the function once and prepare its derivatives in the active argument.
 
     Cached, so that the sympy backend and the exact references of the tests share the work.
     """
-    traced = trace(inspected.function, [(arg.name, arg.spec) for arg in inspected.args])
+    name = inspected.target.function
+    with phase(f"sympy trace of {name}"):
+        traced = trace(inspected.function, [(arg.name, arg.spec) for arg in inspected.args])
     active = [arg.active for arg in inspected.args].index(True)
     outputs, symbols = traced.output.reshape(-1), traced.inputs[active].reshape(-1)
     return traced, Derivatives(list(outputs), list(symbols))

@@ -16,7 +16,6 @@ from typing import Any
 import sympy
 from sympy.printing.numpy import JaxPrinter
 from sympy.printing.pycode import PythonCodePrinter
-from sympy.printing.pytorch import TorchPrinter
 
 from .derivatives import Row
 
@@ -26,14 +25,29 @@ Expr = Any
 SPARSE_BELOW = 0.5
 
 
+#: Functions whose `math` version raises OverflowError past float64's range where numpy returns
+#: inf: the math dialect calls the module's helper `_<name>` instead (templates/sympy.py.jinja).
+OVERFLOWING = ("exp", "cosh", "sinh")
+
+
 class MathPrinter(PythonCodePrinter):  # type: ignore[misc]  # sympy is untyped
-    """sympy's Python printer, with floats printed exactly (repr) rather than to 15 digits."""
+    """sympy's Python printer, with floats printed exactly (repr) rather than to 15 digits, and
+    exp, cosh and sinh through helpers that return inf on overflow, as numpy does."""
 
     def __init__(self) -> None:
         super().__init__({"fully_qualified_modules": True, "standard": "python3"})
 
     def _print_Float(self, expr: Expr) -> str:
         return repr(float(expr))
+
+    def _print_exp(self, expr: Expr) -> str:
+        return f"_exp({self._print(expr.args[0])})"
+
+    def _print_cosh(self, expr: Expr) -> str:
+        return f"_cosh({self._print(expr.args[0])})"
+
+    def _print_sinh(self, expr: Expr) -> str:
+        return f"_sinh({self._print(expr.args[0])})"
 
 
 class JaxCodePrinter(JaxPrinter):  # type: ignore[misc]
@@ -42,10 +56,18 @@ class JaxCodePrinter(JaxPrinter):  # type: ignore[misc]
     _print_Float = MathPrinter._print_Float
 
 
-class TorchCodePrinter(TorchPrinter):  # type: ignore[misc]
-    """sympy's torch printer, with floats printed exactly."""
+def torch_printer() -> Any:
+    """sympy's torch printer, with floats printed exactly.
 
-    _print_Float = MathPrinter._print_Float
+    Built on first use: `sympy.printing.pytorch` imports torch (seconds), which a module of the
+    math or jax dialect never needs.
+    """
+    from sympy.printing.pytorch import TorchPrinter
+
+    class TorchCodePrinter(TorchPrinter):  # type: ignore[misc]
+        _print_Float = MathPrinter._print_Float
+
+    return TorchCodePrinter()
 
 
 @dataclass(frozen=True)
@@ -76,7 +98,7 @@ DIALECTS = {
     # torch.stack takes tensors only: constants become 0-d tensors of the argument's dtype and
     # device (full_like traces to one aten op)
     "torch": Dialect(
-        "torch", TorchCodePrinter, "{targets} = {name}.reshape(-1)",
+        "torch", torch_printer, "{targets} = {name}.reshape(-1)",
         "torch.stack([{items}]).to({dtype})", "torch.full_like({like}, {value})",
     ),
 }  # fmt: skip
@@ -115,6 +137,7 @@ class Emitted:
     lines: tuple[str, ...]
     constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
     uses_math: bool
+    helpers: tuple[str, ...] = ()  # the overflow helpers (OVERFLOWING) the lines call
 
 
 def emit(
@@ -179,7 +202,10 @@ def emit(
             if reshape:
                 lines.append(f"{target} = {target}{reshape}")
     text = "\n".join(lines)
-    return Emitted(tuple(lines), tuple(constants), "math." in text)
+    helpers = (
+        tuple(name for name in OVERFLOWING if f"_{name}(" in text) if dialect == "math" else ()
+    )
+    return Emitted(tuple(lines), tuple(constants), "math." in text or bool(helpers), helpers)
 
 
 def unpack(dialect: str, name: str, symbols: Sequence[Expr], scalar: bool) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 import sympy
 
+from .budget import tick
 from .errors import DiffgenError
 from .spec import DTYPES, Dtype, Spec
 
@@ -47,6 +48,12 @@ DEFAULT_DTYPES: dict[str, DType] = {"b": BOOL, "i": INT64, "f": FLOAT64}
 
 OTHER_BACKENDS = "the jax or torch backend"
 USE_WHERE = "write the branch with xp.where(condition, a, b) (or xp.maximum, xp.minimum, xp.abs)"
+#: What takes data-dependent Python control flow: backends that run the function on numbers.
+RUNS_ON_NUMBERS = (
+    "a backend that calls the function on numbers: --backend torch:reverse --torch-mode eager"
+    " (torch.func evaluates the `if` on each call's values) or --backend finitediff; jax, like"
+    " sympy, traces with abstract values and refuses the same `if`"
+)
 
 
 class SymbolicError(DiffgenError):
@@ -202,7 +209,12 @@ def elementwise(
 ) -> SymbolicArray:
     """Apply a scalar SymPy function to broadcast operands."""
     broadcast_shape(what, [op.data.shape for op in operands])
-    ufunc = np.frompyfunc(function, len(operands), 1)
+
+    def ticking(*args: Any) -> Any:
+        tick()
+        return function(*args)
+
+    ufunc = np.frompyfunc(ticking, len(operands), 1)
     return SymbolicArray(wrap(ufunc(*(op.data for op in operands))), dtype)
 
 
@@ -233,6 +245,7 @@ def matmul(x1: object, x2: object) -> SymbolicArray:
     data = np.empty((*batch, left.shape[-2], right.shape[-1]), dtype=object)
     for index in np.ndindex(*data.shape):
         *outer, i, j = index
+        tick()
         data[index] = sympy.Add(*(left[(*outer, i)] * right[(*outer, slice(None), j)]))
     if a.data.ndim == 1:
         data = data[..., 0, :]
@@ -281,8 +294,7 @@ def _data_dependent(conversion: str, expr: Any) -> SymbolicError:
         "control flow or conversions that depend on the arguments' values (such as `if x > 0:`)",
         "it traces the function once with symbols in place of the arguments, and a value that "
         "depends on them is not known then",
-        f"{USE_WHERE}, or use {OTHER_BACKENDS} (torch with eager mode), which can take "
-        "data-dependent Python control flow",
+        f"{USE_WHERE}, or use {RUNS_ON_NUMBERS}",
     )
 
 
@@ -475,7 +487,7 @@ class SymbolicArray:
                 f"{conversion}() of an array of shape {self.shape}",
                 "only a 0-d array converts to a Python scalar (and, while tracing, only one whose "
                 "value does not depend on the arguments)",
-                f"{USE_WHERE}, or use {OTHER_BACKENDS} (torch with eager mode)",
+                f"{USE_WHERE}, or use {RUNS_ON_NUMBERS}",
             )
         expr: Any = self._data[()]
         if expr.free_symbols:

@@ -6,6 +6,7 @@ generation time and written into the test file as literals, as are the tolerance
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from dataclasses import dataclass, replace
@@ -16,10 +17,16 @@ import numpy.typing as npt
 from .inspect_target import Inspected, draw
 from .operators import OPERATORS
 from .plan import FunctionPlan, ModulePlan
-from .references import REFERENCE_ERROR_FACTOR, Point, References, references
+from .references import REFERENCE_ERROR_FACTOR, Point, references
 
 N_CASES = 3
 TEST_SEED = 20_261_126
+#: The most numbers (inputs and expected results) a test file holds: about 90 KB of literals.
+#: A module whose points hold more is checked at fewer points (at least one): a 50 x 50
+#: Jacobian's 2,500 entries a point would otherwise make 250 KB of test file.
+MAX_LITERALS = 4_000
+#: Literals are packed several numbers to a line (black would put each on its own line).
+LINE = 100
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -58,11 +65,13 @@ class TestPlan:
 
     module: ModulePlan
     reference_method: str
+    reference_note: str  # which reference route, why, and how many points
     tolerance_note: str
     cases: tuple[Case, ...]
     variant_pairs: tuple[tuple[FunctionPlan, FunctionPlan, int], ...]
     checks: tuple[str, ...]  # the consistency relations that apply to this module's operators
     wrong_inputs: tuple[WrongInput, ...]
+    packed: bool = False  # the literals are laid out by diffgen, between `# fmt: off` and `on`
 
     @property
     def constant_args(self) -> str:
@@ -80,12 +89,39 @@ CHECKS: dict[str, tuple[str, ...]] = {
 }
 
 
-def literal(array: npt.NDArray[np.floating], dtype: str, digits: int | None = None) -> str:
-    """A Python literal that rebuilds the array exactly (or to `digits` significant digits)."""
-    values = np.asarray(array, dtype=np.float64)
-    if digits is not None:
-        values = np.vectorize(lambda v: float(f"{v:.{digits - 1}e}"), otypes=[np.float64])(values)
-    return f"np.array({values.tolist()!r}, dtype=np.{dtype})"
+def numbers(array: npt.NDArray[np.floating], digits: int | None = None) -> list[str]:
+    """Each entry as the shortest literal that rebuilds it (or its `digits` significant digits)."""
+    values = np.asarray(array, dtype=np.float64).reshape(-1)
+    if digits is not None and digits < 17:
+        return [repr(float(f"{v:.{digits - 1}e}")) for v in values]
+    return [repr(float(v)) for v in values]
+
+
+def literal(
+    array: npt.NDArray[np.floating], dtype: str, digits: int | None = None, indent: int = 0
+) -> str:
+    """A Python literal that rebuilds the array exactly (or to `digits` significant digits).
+
+    With `indent`, an array too long for one line is packed: its entries flat, several to a
+    line at `indent + 4` spaces, then reshaped.
+    """
+    shape = np.shape(array)
+    items = numbers(array, digits)
+    nested = np.array(items, dtype=object).reshape(shape).tolist() if shape else items[0]
+    text = f"np.array({nested!r}, dtype=np.{dtype})".replace("'", "")
+    if not indent or indent + len(text) + 45 <= LINE or len(shape) == 0:
+        return text
+    width = LINE - indent - 4
+    lines, line = [], ""
+    for item in items:
+        if line and len(line) + len(item) + 2 > width:
+            lines.append(line.rstrip())
+            line = ""
+        line += f"{item}, "
+    lines.append(line.rstrip())
+    body = "".join(f"\n{' ' * (indent + 4)}{line}" for line in lines)
+    reshape = f".reshape({shape!r})" if len(shape) != 1 else ""
+    return f"np.array([{body}\n{' ' * indent}], dtype=np.{dtype}){reshape}"
 
 
 def quantity_order(name: str) -> int:
@@ -96,33 +132,6 @@ def quantity_order(name: str) -> int:
 def expected_key(fn: FunctionPlan, quantity: str) -> str:
     """The key of a result in the generated tests' EXPECTED: `pushforward_batch` for a batch."""
     return f"{quantity}_batch" if fn.batch else quantity
-
-
-def batch_references(
-    inspected: Inspected, plan: ModulePlan, found: References, tangents: list[list[Point]]
-) -> References:
-    """`found` with `<operator>_batch` added: the operator's reference at each row's tangent,
-    stacked (the rows are independent evaluations of the same reference method)."""
-    ops = [f.operator for f in plan.functions if f.batch]
-    if not ops:
-        return found
-    rows = [
-        references(inspected, ops, [case[b] for case in tangents]) for b in range(len(tangents[0]))
-    ]
-    values = tuple(
-        {
-            **values,
-            **{
-                f"{op}_batch": (
-                    np.concatenate([row.values[k][op][0] for row in rows]),
-                    np.concatenate([row.values[k][op][1] for row in rows]),
-                )
-                for op in ops
-            },
-        }
-        for k, values in enumerate(found.values)
-    )
-    return replace(found, values=values)
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -136,19 +145,28 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     shapes = {expected_key(f, r.name): r.spec.shape for f in plan.functions for r in f.results}
     used = {p.name for f in plan.functions for p in f.params}
     batch = max((f.batch for f in plan.functions), default=0)
-    points, tangents = [], []
+    points = []
     for _ in range(N_CASES):
         args = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
         points.append(Point(args, draw(x_spec, rng), draw(y_spec, rng)))
-        if batch:  # drawn after the others, so that modules without batches keep their points
-            tangents.append(
-                [Point(args, draw(x_spec, rng), draw(y_spec, rng)) for _ in range(batch)]
-            )
+    if batch:  # drawn after the others, so that modules without batches keep their points
+        points = [
+            replace(point, rows=tuple((draw(x_spec, rng), draw(y_spec, rng)) for _ in range(batch)))
+            for point in points
+        ]
+    per_point = sum(math.prod(shape) for shape in shapes.values()) + sum(
+        a.spec.size for a in inspected.args
+    )
+    fit = max(1, min(N_CASES, MAX_LITERALS // max(per_point, 1)))
     # the value sets the scale of every tolerance, also when no operator returns it (hvp alone)
-    found = references(inspected, tuple(dict.fromkeys(("value", *quantities))), points)
-    found = batch_references(inspected, plan, found, tangents)
+    batch_ops = tuple(f.operator for f in plan.functions if f.batch)
+    found = references(
+        inspected, tuple(dict.fromkeys(("value", *quantities))), points[:fit], batch_ops
+    )
+    packed = per_point > 64
+    indent = 8 if packed else 0
     cases = []
-    for k, (point, values) in enumerate(zip(points, found.values, strict=True)):
+    for point, values in zip(points[: len(found.values)], found.values, strict=True):
         scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
         expected = []
         for q in shapes:
@@ -158,21 +176,42 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
             atol += size * 10.0 ** (1 - found.digits)  # the rounding of the literal
             shaped = ref.reshape(shapes[q])
-            expected.append(Expected(q, literal(shaped, "float64", found.digits), f"{atol:.3e}"))
-        inputs = [(a.name, literal(point.args[a.name], a.spec.dtype)) for a in inspected.args]
+            text = literal(shaped, "float64", found.digits, indent)
+            expected.append(Expected(q, text, f"{atol:.3e}"))
+        inputs = [
+            (a.name, literal(point.args[a.name], a.spec.dtype, indent=indent))
+            for a in inspected.args
+        ]
         if "dx" in used:
-            inputs.append(("dx", literal(point.dx, x_spec.dtype)))
+            inputs.append(("dx", literal(point.dx, x_spec.dtype, indent=indent)))
         if "dy" in used:
-            inputs.append(("dy", literal(point.dy, y_spec.dtype)))
-        for name, spec in (("dxs", x_spec), ("dys", y_spec)):
+            inputs.append(("dy", literal(point.dy, y_spec.dtype, indent=indent)))
+        for name, spec, part in (("dxs", x_spec, 0), ("dys", y_spec, 1)):
             if name in used:
-                rows = np.stack([getattr(row, name[:-1]) for row in tangents[k]])
-                inputs.append((name, literal(rows, spec.dtype)))
+                rows = np.stack([row[part] for row in point.rows])
+                inputs.append((name, literal(rows, spec.dtype, indent=indent)))
         cases.append(Case(tuple(inputs), tuple(expected)))
     note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
+    points_text = "1 seeded point" if len(cases) == 1 else f"{len(cases)} seeded points"
+    reference_note = (
+        f"Values are checked at {points_text} against references computed at generation time by"
+        f" {found.method}. That route was taken because {found.why}."
+    )
+    if len(cases) < N_CASES:
+        reference_note += (
+            f" {len(cases)} of {N_CASES} points are checked: "
+            + (
+                f"a point's inputs and results are {per_point:,} numbers, and a test file keeps"
+                f" to {MAX_LITERALS:,}"
+                if len(cases) == fit
+                else "the references' calls of the function are bounded"
+            )
+            + "; the consistency relations are checked at the same points."
+        )
     return TestPlan(
         module=plan,
         reference_method=found.method,
+        reference_note=textwrap.fill(reference_note, width=96),
         tolerance_note=textwrap.fill(
             note + (EXACT_VARIANTS if error.variants_exact else ""), width=96
         ),
@@ -184,6 +223,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             if all(op in {f.name for f in plan.functions} for op in needs)
         ),
         wrong_inputs=wrong_inputs(plan),
+        packed=packed,
     )
 
 

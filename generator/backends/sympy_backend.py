@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
-from ..derivatives import symbolic_derivatives
-from ..emit import Result, emit, unpack
+from ..derivatives import MAX_WORK, order_of, symbolic_derivatives
+from ..emit import OVERFLOWING, Result, emit, unpack
 from ..errors import DiffgenError
 from ..operators import OPERATORS
 from .base import BackendPlan, ErrorModel
@@ -60,6 +60,23 @@ def tangent(name: str, like: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     return np.array(flat, dtype=object).reshape(like.shape)
 
 
+def refuse_large(inspected: Inspected, work: int) -> None:
+    """Refuse, before differentiating, a function whose derivatives would take minutes."""
+    if work > MAX_WORK:
+        raise DiffgenError(
+            f"the sympy derivatives of {inspected.target.function} would take about {work:,}"
+            f" units of work (estimated on the traced expressions), past the limit of"
+            f" {MAX_WORK:,} (about a minute)",
+            "a symbolic derivative is differentiated term by term, each term by every element"
+            " of x it holds: a term holding all n elements (a dot product X @ w inside a loss, a"
+            " dense A @ x) costs n times more for the gradient and n**2 for the Hessian, and the"
+            " code would be as large",
+            "use the jax or torch backend (--backend jax:reverse, or torch:reverse; --outer"
+            " jax:forward or torch:forward for second order), which differentiate the operations"
+            " of the function instead of its expanded expressions",
+        )
+
+
 class Sympy:
     """Exact derivatives by SymPy, printed as math-on-floats code; imports numpy and math only."""
 
@@ -74,6 +91,7 @@ class Sympy:
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
         traced, d = symbolic_derivatives(inspected)
+        refuse_large(inspected, d.work(order_of(r.name for f in functions for r in f.results)))
         active = [arg.active for arg in inspected.args].index(True)
         symbols = {arg.name: traced.inputs[i] for i, arg in enumerate(inspected.args)}
         symbols["dx"] = tangent("dx", traced.inputs[active])
@@ -88,6 +106,7 @@ class Sympy:
             )
         dx, dy = list(symbols["dx"].reshape(-1)), list(symbols["dy"].reshape(-1))
         bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
+        overflow: set[str] = set()
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
         for f in functions:
             dialect = DIALECT[f.flavour]
@@ -108,13 +127,16 @@ class Sympy:
             bodies.append((f.name, unpacked + emitted.lines))
             constants.update({c[0]: c for c in emitted.constants})
             uses_math |= emitted.uses_math
+            overflow.update(emitted.helpers)
             temporaries += sum(line.startswith("_t") for line in emitted.lines)
         return SympyPlan(
             template="sympy.py.jinja",
             stdlib=(),
             imports=("import math",) if uses_math else (),
             constants=tuple(constants[name] for name in sorted(constants)),
-            helpers=("frozen",) * bool(constants) + ("batched",) * batches,
+            helpers=tuple(name for name in OVERFLOWING if name in overflow)
+            + ("frozen",) * bool(constants)
+            + ("batched",) * batches,
             description=(
                 "Exact derivatives by SymPy, differentiated sparsely and printed as straight-line"
                 " float64 code with common subexpressions eliminated across each function's"
