@@ -37,6 +37,10 @@ MAX_NODES = 400_000
 #: 1,000,000 units is roughly a minute. The logistic loss of a 200 x 20 data matrix has
 #: 3.7 million units for its Hessian; Rosenbrock's Hessian at n = 1000, 35,000.
 MAX_WORK = 500_000
+#: The work of one Jacobian nonzero beyond its derivative: contracted into the pushforward and
+#: pullback, and through sympy.cse, whose time grows faster than linearly in the terms of a sum
+#: (the pushforward of a dense 200 x 200 `A @ x` takes 50 s there).
+NONZERO_WORK = 20
 
 
 def derivative(expr: Expr, symbol: Expr) -> Expr:
@@ -160,13 +164,16 @@ def estimate_work(outputs: Iterable[Expr], symbols: Iterable[Expr], order: int) 
 
     Each term is differentiated once by each of the k symbols it contains, at a cost that grows
     with its size; its second derivatives k times more. So the estimate is the sum over terms of
-    (distinct subexpressions) * k**order: linear for Rosenbrock's local terms, quadratic in n
+    (distinct subexpressions) * k**order, plus NONZERO_WORK per nonzero of the Jacobian: linear for Rosenbrock's local terms, quadratic in n
     for a term that holds every element of x (a dot product inside a loss).
     """
     active = set(symbols)
     total = 0
     for output in outputs:
-        for term in terms(sympy.sympify(output)):
+        output = sympy.sympify(output)
+        if order:  # each Jacobian nonzero is printed and contracted (J dx, dy^T J) as well
+            total += NONZERO_WORK * len(output.free_symbols & active)
+        for term in terms(output):
             k = len(term.free_symbols & active)
             if k:
                 total += dag_size([term]) * k**order
