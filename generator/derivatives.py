@@ -164,8 +164,9 @@ def estimate_work(outputs: Iterable[Expr], symbols: Iterable[Expr], order: int) 
 
     Each term is differentiated once by each of the k symbols it contains, at a cost that grows
     with its size; its second derivatives k times more. So the estimate is the sum over terms of
-    (distinct subexpressions) * k**order, plus NONZERO_WORK per nonzero of the Jacobian: linear for Rosenbrock's local terms, quadratic in n
-    for a term that holds every element of x (a dot product inside a loss).
+    (distinct subexpressions) * k**order, plus NONZERO_WORK a nonzero of the Jacobian: linear
+    for Rosenbrock's local terms, quadratic in n for a term that holds every element of x (a dot
+    product inside a loss).
     """
     active = set(symbols)
     total = 0
