@@ -395,9 +395,7 @@ class JaxBackend:
             source=source,
         )
         blobs = traced(plan, inspected)
-        digest = (
-            (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
-        )
+        digest = (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
         artifacts = tuple(
             (k.export_constant, blobs[k.name], f"{k.function}: a serialized jax.export artifact")
             for k in plan.kernels
@@ -448,8 +446,13 @@ def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...], over: str) -> Ke
         checks=tuple(
             f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
         ),
-        outs="(" + "".join(f"({r.shape}, {r.dtype}), " for r in fn.results) + ")",
+        outs=literal(tuple(f"({r.shape}, {r.dtype})" for r in fn.results)),
     )
+
+
+def literal(items: tuple[str, ...]) -> str:
+    """A tuple literal of these expressions: "(a,)", "(a, b)"."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def description(backend: str, outer: str, second: bool, export: bool) -> str:
