@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -37,17 +38,46 @@ def arguments(inspected: Inspected, op: str) -> list[np.ndarray]:
     ]
 
 
-def convert(flavour: str, array: np.ndarray) -> Any:
-    """An argument in a module's (or baseline's) own array type."""
-    if flavour == "jax":
-        import jax.numpy as jnp
+#: How the tables name each kind of arguments: numpy in jax's default configuration (x64 off),
+#: jax arrays with x64 on (float64 throughout), torch tensors.
+INPUTS = {
+    "numpy": "numpy, x64 off",
+    "jax": "jax.Array, x64 on",
+    "torch": "torch.Tensor",
+}
 
-        return jnp.asarray(array)
-    if flavour == "torch":
+
+def convert(inputs: str, array: np.ndarray) -> Any:
+    """An argument as `inputs` (a key of INPUTS): float64 stays float64 whatever jax's mode."""
+    if inputs == "jax":
+        import jax
+
+        with jax.enable_x64(True):  # thread-local: the array keeps its dtype after
+            return jax.numpy.asarray(array)
+    if inputs == "torch":
         import torch
 
         return torch.as_tensor(array)
     return array
+
+
+@contextmanager
+def jax_x64(on: bool) -> Iterator[None]:
+    """jax's x64 mode set for the whole process during one phase of a measurement (as a user's
+    configuration is: a thread-local scope would cost each timed call ~1 µs), then restored; a
+    no-op when jax is not installed."""
+    if importlib.util.find_spec("jax") is None:
+        yield
+        return
+    import jax
+
+    update: Callable[[str, object], None] = jax.config.update
+    before = bool(jax.enable_x64.value)
+    update("jax_enable_x64", on)
+    try:
+        yield
+    finally:
+        update("jax_enable_x64", before)
 
 
 def blocking(call: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,9 +150,6 @@ def baselines(inspected: Inspected, ops: Sequence[str]) -> dict[str, tuple[str, 
     f = inspected.function
     found: dict[str, tuple[str, Calls]] = {}
     if importlib.util.find_spec("jax") is not None:
-        import jax
-
-        jax.config.update("jax_enable_x64", True)  # type: ignore[no-untyped-call]  # bench's own process
         calls = usable(jax_calls(f, ops), inspected, "jax")
         if calls:
             found["jax.jit"] = ("jax", calls)

@@ -1,10 +1,12 @@
 """`diffgen bench`: generate a target with every valid backend (pair) and time it, side by side.
 
 Each candidate module is generated in memory, written to a temporary folder and imported in this
-process; every operator is then called on the same seeded arguments (converted once to the
-module's own array type) and timed as the median of repeated runs, next to the hand-written
-baselines a user would otherwise write (baselines.py). Nothing here is a timed assertion: the
-numbers are for people, and for `diffgen tune`.
+process; every operator is then called on the same seeded arguments and timed as the median of
+repeated runs, next to the hand-written baselines a user would otherwise write (baselines.py).
+Every candidate is timed with numpy arguments, in jax's default configuration (x64 off), as a
+numpy or scipy program calls it; jax and torch modules also with their own arrays (float64 jax
+arrays with x64 on, torch tensors), converted once. Nothing here is a timed assertion: the
+numbers are for people, and for `diffgen tune` (which compares the numpy rows).
 """
 
 from __future__ import annotations
@@ -21,10 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
 from .backends.registry import BACKENDS, PAIRS
-from .baselines import arguments, baselines, blocking, convert
+from .baselines import INPUTS, arguments, baselines, blocking, convert, jax_x64
 from .errors import DiffgenError
 from .inspect_target import Inspected, inspect_target
 from .operators import OPERATORS
@@ -58,6 +58,7 @@ class Measured:
     first_call_s: float | None = None
     calls_us: dict[str, tuple[float, float]] = field(default_factory=dict)  # op -> (median, IQR)
     error: str | None = None
+    inputs: str = INPUTS["numpy"]  # the arguments' array type (and jax's x64 mode)
 
 
 def candidates(inspected: Inspected, ops: Sequence[str]) -> list[Candidate]:
@@ -104,11 +105,27 @@ def load(path: Path) -> ModuleType:
     return module
 
 
+def flavour(candidate: Candidate) -> str:
+    """The array type of a candidate's module: numpy, jax or torch (its inner backend's)."""
+    return BACKENDS[candidate.backend].flavour
+
+
+def timed(
+    function: Callable[..., Any], args: Sequence[Any], repeat: int
+) -> tuple[float, tuple[float, float]]:
+    """One call's seconds (the first, for a new module), then the median and IQR in µs."""
+    start = time.perf_counter()
+    function(*args)
+    first = time.perf_counter() - start
+    return first, median_us(lambda: function(*args), repeat)
+
+
 def measure_candidate(
     target: Target, candidate: Candidate, root: Path, folder: Path, ops: Sequence[str],
-    inspected: Inspected, repeat: int, convert: Callable[[str, np.ndarray], Any],
-) -> Measured:  # fmt: skip
-    """Generate, import and time one candidate module."""
+    inspected: Inspected, repeat: int,
+) -> list[Measured]:  # fmt: skip
+    """Generate, import and time one candidate module: with numpy arguments, then with its own
+    array type (for jax and torch modules)."""
     variant = replace(target, backend=candidate.backend, outer=candidate.outer, ops=tuple(ops),
                       tests=False, output=None)  # fmt: skip
     try:
@@ -121,19 +138,22 @@ def measure_candidate(
         module = load(path)
         imported = time.perf_counter() - start
     except DiffgenError as error:
-        return Measured(candidate.label, False, error=error.what)
-    flavour = BACKENDS[candidate.backend].flavour
-    calls: dict[str, tuple[float, float]] = {}
-    first = 0.0
-    for op in ops:
-        args = [convert(flavour, a) for a in arguments(inspected, op)]
-        function = getattr(module, op)
-        function = blocking(function) if flavour == "jax" else function
-        start = time.perf_counter()
-        function(*args)
-        first += time.perf_counter() - start if op == ops[0] else 0.0
-        calls[op] = median_us(lambda f=function, a=args: f(*a), repeat)  # type: ignore[misc]
-    return Measured(candidate.label, False, generation, imported, first, calls)
+        return [Measured(candidate.label, False, error=error.what)]
+    kind = flavour(candidate)
+    rows: list[Measured] = []
+    for inputs in dict.fromkeys(("numpy", kind)):
+        calls: dict[str, tuple[float, float]] = {}
+        firsts = []
+        with jax_x64(inputs == "jax"):  # numpy in jax's default configuration
+            for op in ops:
+                args = [convert(inputs, a) for a in arguments(inspected, op)]
+                function = blocking(getattr(module, op)) if kind == "jax" else getattr(module, op)
+                first, calls[op] = timed(function, args, repeat)
+                firsts.append(first)
+        row = Measured(candidate.label, False, calls_us=calls, inputs=INPUTS[inputs])
+        rows.append(replace(row, generation_s=generation, import_s=imported,
+                            first_call_s=firsts[0]) if not rows else row)  # fmt: skip
+    return rows
 
 
 def bench(
@@ -149,35 +169,44 @@ def bench(
     found = [c for c in candidates(inspected, ops) if c.label not in skip]
     results = []
     folder = Path(tempfile.mkdtemp(prefix="diffgen-bench-"))
-    extra = baselines(inspected, ops) if with_baselines else {}
+    with jax_x64(True):  # hand-written jax is jitted and timed in float64
+        extra = baselines(inspected, ops) if with_baselines else {}
     with progress(len(found) + len(extra)) as step:
         for candidate in found:
             step(candidate.label)
-            results.append(measure_candidate(target, candidate, root, folder, ops, inspected,
-                                             repeat, convert))  # fmt: skip
-        for label, (flavour, calls) in extra.items():
+            results += measure_candidate(target, candidate, root, folder, ops, inspected, repeat)
+        for label, (inputs, calls) in extra.items():
             step(label)
             measured = {}
-            for op, call in calls.items():
-                args = [convert(flavour, a) for a in arguments(inspected, op)]
-                measured[op] = median_us(lambda c=call, a=args: c(*a), repeat)  # type: ignore[misc]
-            results.append(Measured(label, True, calls_us=measured))
+            with jax_x64(inputs == "jax"):
+                for op, call in calls.items():
+                    args = [convert(inputs, a) for a in arguments(inspected, op)]
+                    measured[op] = timed(call, args, repeat)[1]
+            results.append(Measured(label, True, calls_us=measured, inputs=INPUTS[inputs]))
     return results
 
 
 def table(results: Sequence[Measured]) -> str:
     """operator x backend: per-call time, spread and ratio to the best; then setup costs."""
     ops = list(dict.fromkeys(op for r in results for op in r.calls_us))
-    lines = ["| operator | backend | µs per call | ± (IQR) | x best |", "|---|---|---:|---:|---:|"]
+    lines = [
+        "| operator | backend | arguments | µs per call | ± (IQR) | x best |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for op in ops:
-        timed = sorted((r.calls_us[op], r) for r in results if op in r.calls_us)
-        best = timed[0][0][0] if timed else 1.0
-        for (median, spread), r in timed:
+        rows = sorted(
+            ((r.calls_us[op], r) for r in results if op in r.calls_us), key=lambda t: t[0]
+        )
+        best = rows[0][0][0] if rows else 1.0
+        for (median, spread), r in rows:
             name = f"{r.label} (baseline)" if r.baseline else r.label
-            lines.append(f"| {op} | {name} | {median:.1f} | {spread:.1f} | {median / best:.2f} |")
+            lines.append(
+                f"| {op} | {name} | {r.inputs} | {median:.1f} | {spread:.1f}"
+                f" | {median / best:.2f} |"
+            )
     lines += ["", "| backend | generation s | import s | first call s |", "|---|---:|---:|---:|"]
     for r in results:
-        if not r.baseline:
+        if not r.baseline and (r.generation_s is not None or r.error):
             cells = [r.generation_s, r.import_s, r.first_call_s]
             text = " | ".join("-" if c is None else f"{c:.3f}" for c in cells)
             lines.append(f"| {r.label} | {text} |" + (f" refused: {r.error}" if r.error else ""))

@@ -116,6 +116,9 @@ def parser() -> argparse.ArgumentParser:
     timing.add_argument("--json", action="store_true", help="print the measurements as JSON")
     tuning = commands.add_parser("tune", help="bench a target and write the fastest backend back")
     tuning.add_argument("function", metavar="TARGET", help="a [tool.diffgen] target's module name")
+    tuning.add_argument(
+        "--any-flavour", action="store_true", help="also try backends of another array type"
+    )
     for command in (timing, tuning):
         command.add_argument("--config", default="pyproject.toml", type=Path)
         command.add_argument("--repeat", type=int, default=15, help="timed runs per operator")
@@ -185,9 +188,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         return run_bench(args)
     if args.command == "tune":
-        backend, outer = tune(args.function, args.config, args.repeat)
-        pair = f" (outer {outer})" if outer not in (None, backend) else ""
-        print(f"{args.function}: backend = {backend}{pair}, written to {args.config}")
+        print(tune(args.function, args.config, args.repeat, args.any_flavour))
         return 0
     root = args.config.resolve().parent
     targets = read_config(args.config)

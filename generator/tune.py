@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
 
-from .bench import Measured, bench, candidates
+from .baselines import INPUTS
+from .bench import Candidate, Measured, bench, candidates, flavour
 from .config import output_path, read_config
 from .errors import DiffgenError
 from .inspect_target import inspect_target
@@ -35,8 +37,13 @@ def find_target(targets: Sequence[Target], name: str, root: Path) -> int:
 
 
 def winner(results: Sequence[Measured]) -> str:
-    """The candidate with the smallest geometric mean of its time relative to each op's best."""
-    timed = [r for r in results if not r.baseline and r.error is None and r.calls_us]
+    """The candidate with the smallest geometric mean of its time relative to each op's best,
+    called with numpy arguments (x64 off for jax), which every module takes."""
+    timed = [
+        r
+        for r in results
+        if not r.baseline and r.error is None and r.calls_us and r.inputs == INPUTS["numpy"]
+    ]
     if not timed:
         raise DiffgenError("no backend could generate this target", "every candidate was refused",
                            "run `diffgen bench` on it to see why")  # fmt: skip
@@ -49,17 +56,61 @@ def winner(results: Sequence[Measured]) -> str:
     return min(timed, key=lambda r: (score(r), r.label)).label
 
 
-def tune(name: str, config: Path, repeat: int = 15) -> tuple[str, str | None]:
-    """Measure the target's candidates and rewrite its backend keys; return the choice."""
+#: What the operators of a module of each flavour return, and whether they take `out=`.
+RETURNS = {
+    "numpy": "numpy arrays (numpy scalars for 0-d results) and take out=",
+    "jax": "jax.Array and take no out=",
+    "torch": "torch.Tensor and take out=",
+}
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """What tune chose for a target, and what that changes for the code that calls it."""
+
+    module: str
+    config: Path
+    before: Candidate
+    after: Candidate
+
+    @property
+    def backend(self) -> str:
+        return self.after.backend
+
+    @property
+    def outer(self) -> str | None:
+        return self.after.outer
+
+    def __str__(self) -> str:
+        written = f"written to {self.config}"
+        if self.after.label == self.before.label:
+            return f"{self.module}: {self.after.label} is the fastest, kept; {written}"
+        text = f"{self.module}: {self.before.label} -> {self.after.label}, {written}"
+        old, new = flavour(self.before), flavour(self.after)
+        if old != new:
+            text += f"; its operators now return {RETURNS[new]} (before: {RETURNS[old]})"
+        return text
+
+
+def tune(name: str, config: Path, repeat: int = 15, any_flavour: bool = False) -> Tuned:
+    """Measure the target's candidates and rewrite its backend keys; return the choice.
+
+    Only candidates whose operators return the same array type as the target's current backend
+    are considered (a numpy module's callers would break on jax arrays, which also take no
+    out=), unless `any_flavour`; the result states what changes either way.
+    """
     root = config.resolve().parent
     targets = read_config(config)
     index = find_target(targets, name, root)
     target = targets[index]
-    results = bench(target, root, repeat=repeat, with_baselines=False)
-    label = winner(results)
     inspected = inspect_target(target, root)
     ops = [op.name for op in resolve_operators(inspected, tuple(OPERATORS))]
-    chosen = next(c for c in candidates(inspected, ops) if c.label == label)
+    before = Candidate(target.backend, target.outer)
+    found = candidates(inspected, ops)
+    other = [c.label for c in found if flavour(c) != flavour(before) and not any_flavour]
+    results = bench(target, root, repeat=repeat, with_baselines=False, skip=other)
+    label = winner(results)
+    chosen = next(c for c in found if c.label == label)
     document = tomlkit.parse(config.read_text())
     table = document["tool"]["diffgen"]["targets"][index]
     if "output" not in table:  # pin the module's path, so that imports of it keep working
@@ -70,4 +121,4 @@ def tune(name: str, config: Path, repeat: int = 15) -> tuple[str, str | None]:
     elif "outer" in table:
         del table["outer"]
     config.write_text(tomlkit.dumps(document))
-    return chosen.backend, chosen.outer
+    return Tuned(name, config, before, chosen)

@@ -25,6 +25,7 @@ target is generated.
 from __future__ import annotations
 
 import base64
+import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -83,6 +84,7 @@ class Kernel:
     returns: tuple[tuple[str, str], ...]  # (local holding a result, the result's dtype)
     annotation: str  # the kernel's (and the operator's) return annotation
     checks: tuple[str, ...]  # per parameter: (name, value, spec, shape, dtype) for _refuse
+    outs: str = "()"  # the results' ((shape, dtype), ...) literal, checked against an artifact
 
     @property
     def signature(self) -> str:
@@ -104,6 +106,16 @@ class Kernel:
     @property
     def export_constant(self) -> str:
         return f"{self.constant}_EXPORTED"
+
+    @property
+    def traced_constant(self) -> str:
+        """The jitted kernel that tracers (the caller's jit, vmap or grad) go to."""
+        return f"{self.constant}_TRACED"
+
+    @property
+    def kernel_constant(self) -> str:
+        """With --jax-export: the deserialized artifact's call, checked at import."""
+        return f"{self.constant}_KERNEL"
 
 
 @dataclass(frozen=True)
@@ -216,9 +228,9 @@ def traced_error(inspected: Inspected, kernel: str, error: Exception) -> Diffgen
     return DiffgenError(
         f"jax cannot trace {inspected.target.function}",
         f"tracing {kernel} raised {type(error).__name__}: {first}",
-        "write the function with jax.numpy or against the Array API (array_namespace, see"
-        " DESIGN.md), without numpy calls or Python control flow on its arguments' values; or"
-        " use --backend finitediff",
+        "write the function with jax.numpy or against the Array API (array_namespace; see the"
+        " README's section Backends > jax and examples/jax_functions.py), without numpy calls"
+        " or Python control flow on its arguments' values; or use --backend finitediff",
     )
 
 
@@ -241,9 +253,18 @@ import numpy.typing as npt
 
 
 def _export(kernel: Callable[..., Any], *specs: Any) -> bytes:
-    # Here, so that the source locations in the artifact are this code's and the user's only.
+    # Here, so that the source locations in the artifact are this code's and the user's only;
+    # named after the kernel and the target, which the module checks at import.
+    kernel.__name__ = kernel.__qualname__ = f"{kernel.__name__}_{TARGET}"
     return jax.export.export(jax.jit(kernel), platforms=PLATFORMS)(*specs).serialize()
 """
+
+
+def target_digest(inspected: Inspected) -> str:
+    """What binds --jax-export artifacts to their target: a digest of the target's definition
+    and its function's source, in each artifact's name and in the module."""
+    text = f"{inspected.target.canonical()}\n{inspected.source_sha256}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def kernel_functions(plan: JaxPlan, inspected: Inspected) -> dict[str, Any]:
@@ -254,6 +275,7 @@ def kernel_functions(plan: JaxPlan, inspected: Inspected) -> dict[str, Any]:
     namespace: dict[str, Any] = {
         "_FUNCTION": inspected.function,
         "PLATFORMS": EXPORT_PLATFORMS,
+        "TARGET": target_digest(inspected),
         "__name__": "diffgen_kernels",
     }
     exec(compile(source, "<diffgen jax kernels>", "exec"), namespace)  # our own template's code
@@ -373,6 +395,7 @@ class JaxBackend:
             source=source,
         )
         blobs = traced(plan, inspected)
+        digest = (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
         artifacts = tuple(
             (k.export_constant, blobs[k.name], f"{k.function}: a serialized jax.export artifact")
             for k in plan.kernels
@@ -382,16 +405,32 @@ class JaxBackend:
             (spec_name(name), f"_spec({p.shape}, {p.dtype})", f"{name}: {p.spec}")
             for name, p in args.items()
         )
-        compiled = tuple(
+        calls = tuple(
             (
-                k.constant,
-                f"_compiled({f'_exported({k.export_constant})' if export else k.name},"
-                f" {k.spec_args})",
-                f"{k.function}, compiled for its specs",
+                k.kernel_constant,
+                f'_exported({k.export_constant}, "{k.name}", ({k.spec_args},), {k.outs})',
+                f"{k.function}: the artifact's call, checked against this target",
             )
             for k in plan.kernels
+            if export
         )
-        return replace(plan, constants=artifacts + specs + compiled)
+        compiled = tuple(
+            constant
+            for k in plan.kernels
+            for constant in (
+                (
+                    k.constant,
+                    f"_compiled({k.kernel_constant if export else k.name}, {k.spec_args})",
+                    f"{k.function}, compiled for its specs",
+                ),
+                (
+                    k.traced_constant,
+                    f"jax.jit({k.kernel_constant if export else k.name})",
+                    f"{k.function} for tracers: inside the caller's jax.jit{TRACED_LIMIT[export]}",
+                ),
+            )
+        )
+        return replace(plan, constants=digest + artifacts + specs + calls + compiled)
 
 
 def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...], over: str) -> Kernel:
@@ -407,7 +446,13 @@ def kernel(fn: FunctionPlan, body: tuple[tuple[str, str], ...], over: str) -> Ke
         checks=tuple(
             f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
         ),
+        outs=literal(tuple(f"({r.shape}, {r.dtype})" for r in fn.results)),
     )
+
+
+def literal(items: tuple[str, ...]) -> str:
+    """A tuple literal of these expressions: "(a,)", "(a, b)"."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
 
 
 def description(backend: str, outer: str, second: bool, export: bool) -> str:
@@ -424,8 +469,17 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
             f" {' and '.join(EXPORT_PLATFORMS)}: this module imports neither the user's module"
             " nor diffgen, only jax and numpy."
         )
-    return how + " " + X64 + " " + IMMUTABLE
+    return how + " " + X64 + " " + COMPOSES[export] + " " + IMMUTABLE
 
+
+#: The comment on the constant that binds --jax-export artifacts to their target.
+TARGET_COMMENT = (
+    "The target the artifacts were exported for: a digest of its definition and its function's"
+    " source, also in each artifact's name"
+)
+
+#: The transformations of the caller a module's operators compose with, by --jax-export.
+TRACED_LIMIT = {False: ", vmap or grad", True: " (an artifact has no vmap or grad rule)"}
 
 #: Why jax modules take no `out=`.
 IMMUTABLE = (
@@ -450,9 +504,24 @@ X64 = (
     "x64: the module compiles with jax's x64 mode switched on in that scope only"
     " (jax.enable_x64, thread-local); it never changes the importing program's jax"
     " configuration. Float64 results are float64 jax.Arrays whether x64 is on or off; with"
-    " x64 off, numpy float64 arguments are moved to the device inside such a scope, so they"
-    " are not truncated to float32 (but jax code of the caller that computes with the"
+    " x64 off, numpy float64 arguments go to the compiled operator inside such a scope, so"
+    " they are not truncated to float32 (but jax code of the caller that computes with the"
     " results while x64 is off does so in float32)."
 )
+
+#: What a module's docstring says about calls inside the caller's transformations.
+COMPOSES = {
+    False: (
+        "Inside the caller's jax.jit, jax.vmap or jax.grad (tracers as arguments) an operator"
+        " calls its kernel jitted instead of the compiled executable, so it composes with them;"
+        " the tracers must have the specs' shapes and dtypes (float64 needs x64 on there)."
+    ),
+    True: (
+        "Inside the caller's jax.jit (tracers as arguments) an operator calls its artifact"
+        " jitted, so it composes with jit; not with jax.vmap or jax.grad, which fail with"
+        " jax's NotImplementedError or ValueError: a jax.export artifact has no batching rule"
+        " and, as serialized here, no VJP (generate without --jax-export for those)."
+    ),
+}
 
 BACKENDS = (JaxBackend("forward"), JaxBackend("reverse"))
