@@ -117,6 +117,8 @@ class TorchPlan(BackendPlan):
     inner: tuple[Inner, ...] = ()
     kernels: tuple[Kernel, ...] = ()
     over: str = ""  # as the outer of a foreign inner backend: its name ("sympy")
+    backend: str = ""  # this backend, the inner one of second order: "torch:forward"
+    outer: str = ""  # the outer backend of second order: "torch:reverse"
     source: str = ""  # then: the code of the inner's private functions, which the kernels call
 
     def kernel(self, function: str) -> Kernel:
@@ -282,6 +284,8 @@ class TorchBackend:
             kernels=tuple(kernels),
             over=over,
             source=source,
+            backend=self.name,
+            outer=outer,
         )
         tensors: tuple[tuple[str, str, str], ...] = ()
         with quiet_torch():
