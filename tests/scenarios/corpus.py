@@ -55,10 +55,10 @@ def outer_product(x: Any) -> Any:
     return xp.sum(xp.sin(xp.reshape(x, (-1, 1)) @ xp.reshape(x, (1, -1))))
 
 
-def gram(X: Any) -> Any:
+def gram(x: Any) -> Any:
     """A 2-D matmul of a matrix input with its transpose, and its trace."""
-    xp = array_namespace(X)
-    G = X @ xp.matrix_transpose(X)
+    xp = array_namespace(x)
+    G = x @ xp.matrix_transpose(x)
     return xp.sum(G * G) + xp.sum(xp.linalg.diagonal(G))
 
 
