@@ -72,8 +72,9 @@ def spec(a: np.ndarray) -> str:
 def module(name: str, x: np.ndarray, constants: Any, ops: Any, inner: str, outer: str | None,
            folder: Path) -> Any:  # fmt: skip
     args = (("x", spec(x)), *((n, spec(c)) for n, c in constants))
-    target = Target(f"tests.scenarios.corpus:{name}", args=args, ops=ops,
-                    backend=f"torch:{inner}", outer=outer and f"torch:{outer}", tests=False)  # fmt: skip
+    backend, second = f"torch:{inner}", outer and f"torch:{outer}"
+    target = Target(f"tests.scenarios.corpus:{name}", args=args, ops=ops, backend=backend,
+                    outer=second, tests=False)  # fmt: skip
     (file,) = generate(target, REPO)
     path = folder / f"{name}_{inner}_{outer}.py"
     path.write_text(file.text)

@@ -64,11 +64,20 @@ def traced_error(inspected: Inspected, kernel: str, error: Exception, eager: boo
             " function and runs torch.func on every call; or write the branch with xp.where",
         )
     how = "running" if eager else "tracing"
+    if "in-place" in said:
+        return DiffgenError(
+            f"torch cannot differentiate {inspected.target.function}, which writes into an"
+            " argument",
+            f"{how} {kernel} with torch.func raised {said}{at}: torch.func does not"
+            " differentiate a function that changes its input or a constant in place",
+            "compute a new array instead (`x = x * 2` rather than `x *= 2`); or use --backend"
+            " finitediff, whose modules pass such a function copies of what it writes into",
+        )
     return DiffgenError(
         f"torch cannot differentiate {inspected.target.function}",
         f"{how} {kernel} with torch.func raised {said}{at}",
         "write the function with torch or against the Array API (array_namespace; see"
-        " \"Authoring functions\" in the README), without numpy calls on its arguments;"
+        ' "Authoring functions" in the README), without numpy calls on its arguments;'
         " or use --backend finitediff",
     )
 
@@ -305,7 +314,8 @@ def cross_check(
         scale = max(1.0, float(want.abs().nan_to_num(0.0, 0.0, 0.0).max()))
         if not error <= float(torch.finfo(found.dtype).eps) ** 0.5 * scale:
             raise DiffgenError(
-                f"{plan.outer} over {plan.backend} computes a wrong {quantity} of {inspected.target.function}",
+                f"{plan.outer} over {plan.backend} computes a wrong {quantity} of"
+                f" {inspected.target.function}",
                 f"at the probe point its {quantity} differs from torch's reverse over reverse by"
                 f" {error:.3g} (scale {scale:.3g}): some of torch's forward-mode rules are"
                 " right to first order but not differentiable again (in torch 2.13"

@@ -59,6 +59,7 @@ A4 = np.array([[0.5, -1.0, 2.0, 1.5], [1.5, 0.25, -0.75, 0.3], [-0.2, 0.6, 0.1, 
 X0 = np.array(0.7)
 V = np.array([0.3, -0.5, 0.8, 1.1])
 M = np.array([[0.3, -0.5, 0.8], [1.1, -0.2, 0.6]])
+M32 = M.T.copy()
 Q = np.array([[2.0, -0.5, 0.25, 1.0], [0.5, 1.5, -1.0, 0.0], [0.75, 0.3, -2.0, 0.4],
               [-1.0, 0.2, 0.6, 1.2]])  # fmt: skip
 LAM = np.array([0.7, -1.3])
@@ -77,7 +78,7 @@ def lagrangian_hessian(x: Array) -> Array:
     hessian[0, 1] = hessian[1, 0] = l1
     hessian[2, 2] += l1 * np.exp(x[2])
     return hessian
-M32 = M.T.copy()
+
 
 SCENARIOS = [
     Scenario("scalar_scalar", X0, None,
