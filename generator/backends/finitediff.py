@@ -164,7 +164,7 @@ class FiniteDiff:
         copied = mutated(inspected)
         copies = (
             f" {inspected.target.function} writes into {', '.join(copied)} (seen when diffgen"
-            " called it), so each call of it gets a copy."
+            " called it), so it is called with copies of them."
             if copied
             else ""
         )
