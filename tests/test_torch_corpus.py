@@ -198,3 +198,17 @@ def test_refunctionalized_replaces_in_place_operations_with_the_same_values() ->
     functional = torch_graph.refunctionalized(recorded, [x])
     assert torch_graph.mutating(functional.graph) == []
     assert torch.equal(functional(x), mutates(x))
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+def test_the_docstring_states_the_thread_dependence_and_the_module_leaves_it_alone(
+    tmp_path: Path,
+) -> None:
+    before = torch.get_num_threads()
+    m = module("dot_self", point((3,)), (), ("hessian",), "reverse", "forward", tmp_path)
+    close(m.hessian(point((3,))), 2 * np.eye(3), "hessian")
+    assert torch.get_num_threads() == before
+    text = " ".join(m.__doc__.split())
+    assert "Speed depends on torch's intra-op thread count (torch.get_num_threads()" in text
+    assert "This module never changes the setting: call torch.set_num_threads(1)" in text
+    assert "set_num_threads(" not in Path(m.__file__).read_text().split('"""', 2)[2]

@@ -267,9 +267,10 @@ def reverse_over_reverse(
     import torch
 
     if quantity == "hessian":
-        return torch.func.jacrev(torch.func.grad(f))(x).reshape(x.numel(), x.numel())
+        hessian: torch.Tensor = torch.func.jacrev(torch.func.grad(f))(x)
+        return hessian.reshape(x.numel(), x.numel())
     if quantity == "hvp":  # the Hessian is symmetric: the VJP of the gradient along dx
-        (hvp,) = torch.func.vjp(torch.func.grad(f), x)[1](dx)
+        hvp: torch.Tensor = torch.func.vjp(torch.func.grad(f), x)[1](dx)[0]
         return hvp
     second: torch.Tensor = torch.func.jacrev(torch.func.jacrev(f))(x)  # 0-d x: like f(x)
     return second
