@@ -212,3 +212,20 @@ def test_the_docstring_states_the_thread_dependence_and_the_module_leaves_it_alo
     assert "Speed depends on torch's intra-op thread count (torch.get_num_threads()" in text
     assert "This module never changes the setting: call torch.set_num_threads(1)" in text
     assert "set_num_threads(" not in Path(m.__file__).read_text().split('"""', 2)[2]
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script:DeprecationWarning")
+def test_eager_mode_refuses_the_same_wrong_second_derivatives(tmp_path: Path) -> None:
+    """--torch-mode eager runs the same compositions at run time: checked the same way."""
+    shape, constants = SCALAR["linear_algebra"]
+    args = (("x", spec(point(shape))), *((n, spec(c)) for n, c in constants))
+    target = Target("tests.scenarios.corpus:linear_algebra", args=args, ops=("hvp",),
+                    backend="torch:forward", outer="torch:forward", torch_mode="eager",
+                    tests=False)  # fmt: skip
+    with pytest.raises(DiffgenError) as refused:
+        generate(target, REPO)
+    assert refused.value.what == (
+        "torch:forward over torch:forward computes a wrong hvp of"
+        " tests.scenarios.corpus:linear_algebra"
+    )
+    assert "differs from torch's reverse over reverse by" in refused.value.why
