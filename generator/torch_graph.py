@@ -89,7 +89,25 @@ def trace(kernel: Callable[..., Any], examples: Sequence[torch.Tensor]) -> Graph
     """
     functional = torch.func.functionalize(kernel, remove="mutations")
     graph: GraphModule = make_fx(functional, tracing_mode="real")(*examples)
+    if mutating(graph.graph):
+        graph = refunctionalized(graph, examples)
     return graph
+
+
+def refunctionalized(graph: GraphModule, examples: Sequence[torch.Tensor]) -> GraphModule:
+    """The graph traced once more under functionalization, now with no transform around it.
+
+    `torch.func.functionalize` is one more layer of torch.func's transform stack, and in-place
+    operations that another layer's own rules call can reach the tracer past it: jacfwd of
+    `x @ x` runs dot's forward-mode rule under vmap, whose batching rule calls `matmul`, which
+    decomposes into `unsqueeze(0).mm(...).squeeze_(0)`, and `squeeze_` is recorded as it is.
+    The recorded graph is plain aten with the same values, so functionalizing it on its own
+    replaces each in-place operation by its functional form (squeeze_ by squeeze, add_ by add,
+    copy_ by a copy into a fresh tensor) exactly as functionalization of the kernel would have.
+    """
+    functional = torch.func.functionalize(graph, remove="mutations")
+    again: GraphModule = make_fx(functional, tracing_mode="real")(*examples)
+    return again
 
 
 def keep(module: GraphModule, indices: Sequence[int]) -> GraphModule:

@@ -117,6 +117,8 @@ class TorchPlan(BackendPlan):
     inner: tuple[Inner, ...] = ()
     kernels: tuple[Kernel, ...] = ()
     over: str = ""  # as the outer of a foreign inner backend: its name ("sympy")
+    backend: str = ""  # this backend, the inner one of second order: "torch:forward"
+    outer: str = ""  # the outer backend of second order: "torch:reverse"
     source: str = ""  # then: the code of the inner's private functions, which the kernels call
 
     def kernel(self, function: str) -> Kernel:
@@ -282,6 +284,8 @@ class TorchBackend:
             kernels=tuple(kernels),
             over=over,
             source=source,
+            backend=self.name,
+            outer=outer,
         )
         tensors: tuple[tuple[str, str, str], ...] = ()
         with quiet_torch():
@@ -313,7 +317,7 @@ def over_description(outer: str, inner: str, eager: bool) -> str:
     return (
         f"Second order: {outer} over {inner}. The {inner} inner derivatives, printed as torch"
         f" code, are differentiated by {outer} in compositions {how}. Arguments become"
-        " tensors (copies) and results numpy arrays, like the first-order operators'."
+        " tensors (copies) and results numpy arrays, like the first-order operators'. " + THREADS
     )
 
 
@@ -338,8 +342,19 @@ def description(backend: str, outer: str, second: bool, eager: bool, compiled: b
         how += " Each kernel is wrapped in torch.compile, which compiles on its first call."
     return (
         how + " Arguments may be torch tensors, numpy arrays (shared with torch.as_tensor) or,"
-        " for 0-d specs, Python floats; results are always torch tensors."
+        " for 0-d specs, Python floats; results are always torch tensors. " + THREADS
     )
+
+
+#: The module docstring's sentence on torch's thread pool, measured in the README (torch).
+THREADS = (
+    "Speed depends on torch's intra-op thread count (torch.get_num_threads(), one per core"
+    " by default): on small inputs a busy machine makes the hand-offs between threads cost"
+    " more than the work (measured: an n = 10 Hessian of a logistic loss over a 200 x 10"
+    " data matrix, 0.4-0.5 ms with one thread, 3-5 ms with two, on a loaded 2-core machine)."
+    " This module never changes the setting: call torch.set_num_threads(1) in a program"
+    " that calls it on small inputs."
+)
 
 
 BACKENDS = (TorchBackend("forward"), TorchBackend("reverse"))

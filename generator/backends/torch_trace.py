@@ -64,11 +64,21 @@ def traced_error(inspected: Inspected, kernel: str, error: Exception, eager: boo
             " function and runs torch.func on every call; or write the branch with xp.where",
         )
     how = "running" if eager else "tracing"
+    if "in-place" in said:
+        return DiffgenError(
+            f"torch cannot differentiate {inspected.target.function}, which writes into an"
+            " argument",
+            f"{how} {kernel} with torch.func raised {said}{at}: torch.func does not"
+            " differentiate a function that changes its input or a constant in place",
+            "compute a new array instead (`x = x * 2` rather than `x *= 2`); or use --backend"
+            " finitediff, whose modules pass such a function copies of what it writes into",
+        )
     return DiffgenError(
         f"torch cannot differentiate {inspected.target.function}",
         f"{how} {kernel} with torch.func raised {said}{at}",
-        "write the function with torch or against the Array API (array_namespace, see"
-        " DESIGN.md), without numpy calls on its arguments; or use --backend finitediff",
+        "write the function with torch or against the Array API (array_namespace; see"
+        ' "Authoring functions" in the README), without numpy calls on its arguments;'
+        " or use --backend finitediff",
     )
 
 
@@ -191,7 +201,9 @@ def printed_graphs(
                     " diffgen prints only graphs without mutation",
                     "pass --torch-mode eager, and please report the function",
                 )
-            traced[k.operator] = (whole, k.results, results(whole(*arguments)), arguments)
+            computed = results(whole(*arguments))
+            cross_check(plan, inspected, functions, k, computed, arguments)
+            traced[k.operator] = (whole, k.results, computed, arguments)
     constants = torch_graph.Constants()
     kernels = []
     for k in plan.kernels:
@@ -232,10 +244,84 @@ def printed_graphs(
 
 
 def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None:
-    """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here."""
+    """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here,
+    and check its second derivatives against reverse over reverse."""
     functions = composed_kernels(plan, inspected)
     for k in plan.kernels:
+        arguments = examples(specs, k.params)
         try:
-            functions[k.name](*examples(specs, k.params))
+            computed = results(functions[k.name](*arguments))
         except Exception as error:  # whatever the user's code raised under torch.func
             raise traced_error(inspected, k.name, error, eager=True) from error
+        cross_check(plan, inspected, functions, k, computed, arguments)
+
+
+#: The second-order quantities cross-checked against reverse over reverse at generation time.
+SECOND_ORDER = ("hvp", "hessian", "second_derivative")
+
+
+def reverse_over_reverse(
+    f: Any, quantity: str, x: torch.Tensor, dx: torch.Tensor | None
+) -> torch.Tensor:
+    """quantity of f at x by torch.func's reverse mode twice: torch's double-backward rules."""
+    import torch
+
+    if quantity == "hessian":
+        hessian: torch.Tensor = torch.func.jacrev(torch.func.grad(f))(x)
+        return hessian.reshape(x.numel(), x.numel())
+    if quantity == "hvp":  # the Hessian is symmetric: the VJP of the gradient along dx
+        hvp: torch.Tensor = torch.func.vjp(torch.func.grad(f), x)[1](dx)[0]
+        return hvp
+    second: torch.Tensor = torch.func.jacrev(torch.func.jacrev(f))(x)  # 0-d x: like f(x)
+    return second
+
+
+def cross_check(
+    plan: TorchPlan,
+    inspected: Inspected,
+    functions: dict[str, Any],
+    k: Kernel,
+    computed: Sequence[torch.Tensor],
+    arguments: Sequence[torch.Tensor],
+) -> None:
+    """Refuse a pair whose second derivatives differ from reverse over reverse at the example.
+
+    Some of torch's forward-mode rules are right to first order but not differentiable again:
+    in torch 2.13, differentiating the forward-mode derivative of `linalg.det` or
+    `linalg.solve` (jacfwd inside jacfwd or jacrev) gives a wrong Hessian, silently. Reverse
+    over reverse runs torch's double-backward rules, which torch checks with gradgradcheck, so
+    it is the reference; a pair other than reverse over reverse is compared with it here.
+    """
+    import torch
+
+    quantities = [q for q in k.results if q in SECOND_ORDER]
+    pair = (plan.outer, plan.backend)
+    batched = k.operator not in SECOND_ORDER  # a batch's kernel vmaps an operator's, checked alone
+    if not quantities or batched or plan.over or pair == ("torch:reverse", "torch:reverse"):
+        return
+    values = dict(zip(k.params, arguments, strict=True))
+    x, *constants = (values[p] for p in plan.params)
+    function = functions["_f"]
+
+    def f(z: torch.Tensor) -> torch.Tensor:
+        value: torch.Tensor = function(z, *constants)
+        return value
+
+    for quantity in quantities:
+        found = computed[k.results.index(quantity)]
+        want = reverse_over_reverse(f, quantity, x, values.get("dx")).to(found.dtype)
+        both_nan = found.isnan() & want.isnan()
+        error = float((found - want).abs().masked_fill(both_nan, 0).max())
+        scale = max(1.0, float(want.abs().nan_to_num(0.0, 0.0, 0.0).max()))
+        if not error <= float(torch.finfo(found.dtype).eps) ** 0.5 * scale:
+            raise DiffgenError(
+                f"{plan.outer} over {plan.backend} computes a wrong {quantity} of"
+                f" {inspected.target.function}",
+                f"at the probe point its {quantity} differs from torch's reverse over reverse by"
+                f" {error:.3g} (scale {scale:.3g}): some of torch's forward-mode rules are"
+                " right to first order but not differentiable again (in torch 2.13"
+                " linalg.det and linalg.solve), so a derivative taken in forward mode and"
+                " differentiated once more comes out wrong",
+                "use --backend torch:reverse (the inner gradient in reverse mode) with either"
+                " outer, or another backend",
+            )

@@ -46,6 +46,19 @@ def vector_scalar_cc(x: Any, c: Any, d: Any) -> Any:
     return d * xp.sum(xp.tanh(c @ x))
 
 
+def quadratic_form(x: Any, c: Any) -> Any:
+    """x^T C x with a 1-D `@` on both sides of a constant matrix."""
+    return x @ c @ x
+
+
+def lagrangian(x: Any, c: Any) -> Any:
+    """An objective plus multipliers c (a constant) times two constraints: f(x) + c @ g(x)."""
+    xp = array_namespace(x, c)
+    objective = 0.5 * xp.sum(x**2) + x[0] * x[3]
+    g = xp.stack([xp.sum(x**2) - 1.0, x[0] * x[1] + xp.exp(x[2])])
+    return objective + c @ g
+
+
 def matrix_scalar(x: Any) -> Any:
     xp = array_namespace(x)
     return xp.sum(xp.tanh(x) * x)

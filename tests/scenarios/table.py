@@ -60,6 +60,25 @@ X0 = np.array(0.7)
 V = np.array([0.3, -0.5, 0.8, 1.1])
 M = np.array([[0.3, -0.5, 0.8], [1.1, -0.2, 0.6]])
 M32 = M.T.copy()
+Q = np.array([[2.0, -0.5, 0.25, 1.0], [0.5, 1.5, -1.0, 0.0], [0.75, 0.3, -2.0, 0.4],
+              [-1.0, 0.2, 0.6, 1.2]])  # fmt: skip
+LAM = np.array([0.7, -1.3])
+
+
+def lagrangian_gradient(x: Array) -> Array:
+    """Of 0.5 |x|^2 + x0 x3 + l0 (|x|^2 - 1) + l1 (x0 x1 + exp(x2))."""
+    l0, l1 = LAM
+    return (1 + 2 * l0) * x + np.array([x[3] + l1 * x[1], l1 * x[0], l1 * np.exp(x[2]), x[0]])
+
+
+def lagrangian_hessian(x: Array) -> Array:
+    l0, l1 = LAM
+    hessian = (1 + 2 * l0) * np.eye(4)
+    hessian[0, 3] = hessian[3, 0] = 1.0
+    hessian[0, 1] = hessian[1, 0] = l1
+    hessian[2, 2] += l1 * np.exp(x[2])
+    return hessian
+
 
 SCENARIOS = [
     Scenario("scalar_scalar", X0, None,
@@ -85,6 +104,12 @@ SCENARIOS = [
              lambda x: (1.5 * A4.T @ sech2(A4 @ x)).reshape(1, -1),
              lambda x: 1.5 * A4.T @ np.diag(-2 * np.tanh(A4 @ x) * sech2(A4 @ x)) @ A4,
              more=(np.array(1.5),)),
+    # 1-D `@` on both sides of a constant: x^T Q x
+    Scenario("quadratic_form", V, Q,
+             lambda x: ((Q + Q.T) @ x).reshape(1, -1), lambda x: Q + Q.T),
+    # a Lagrangian: an objective plus constant multipliers @ constraints
+    Scenario("lagrangian", V, LAM,
+             lambda x: lagrangian_gradient(x).reshape(1, -1), lagrangian_hessian),
     # float32: x and the constant (exact in float32) rounded, references in float64 there
     Scenario("vector_scalar_c_float32", V, C4,
              lambda x: (3 * C4 * x**2).reshape(1, -1), lambda x: np.diag(6 * C4 * x),
