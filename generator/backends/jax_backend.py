@@ -229,7 +229,7 @@ def traced_error(inspected: Inspected, kernel: str, error: Exception) -> Diffgen
         f"jax cannot trace {inspected.target.function}",
         f"tracing {kernel} raised {type(error).__name__}: {first}",
         "write the function with jax.numpy or against the Array API (array_namespace; see the"
-        " README's section Backends > jax and examples/jax_functions.py), without numpy calls"
+        ' README section "Authoring functions" and examples/jax_functions.py), without numpy calls'
         " or Python control flow on its arguments' values; or use --backend finitediff",
     )
 
