@@ -160,14 +160,15 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             shaped = ref.reshape(shapes[q])
             expected.append(Expected(q, literal(shaped, "float64", found.digits), f"{atol:.3e}"))
         inputs = [(a.name, literal(point.args[a.name], a.spec.dtype)) for a in inspected.args]
-        if "dx" in used:
-            inputs.append(("dx", literal(point.dx, x_spec.dtype)))
-        if "dy" in used:
-            inputs.append(("dy", literal(point.dy, y_spec.dtype)))
-        for name, spec in (("dxs", x_spec), ("dys", y_spec)):
-            if name in used:
-                rows = np.stack([getattr(row, name[:-1]) for row in tangents[k]])
-                inputs.append((name, literal(rows, spec.dtype)))
+        named = plan.tangents  # dx, or dx_ where an argument is called dx
+        if named["dx"] in used:
+            inputs.append((named["dx"], literal(point.dx, x_spec.dtype)))
+        if named["dy"] in used:
+            inputs.append((named["dy"], literal(point.dy, y_spec.dtype)))
+        for kind, spec in (("dxs", x_spec), ("dys", y_spec)):
+            if named[kind] in used:
+                rows = np.stack([getattr(row, kind[:-1]) for row in tangents[k]])
+                inputs.append((named[kind], literal(rows, spec.dtype)))
         cases.append(Case(tuple(inputs), tuple(expected)))
     note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
     return TestPlan(

@@ -1,0 +1,525 @@
+"""Name hygiene: the user's argument names never meet a name the generated code uses.
+
+The backends and templates spell their own names as they like (`np`, `dx`, `out`, `_f`, `_z`,
+`_REL_STEP_1`, builtins, ...). So that no argument name can shadow one of them, or be shadowed
+by one, the plan is built with each argument renamed to a placeholder that nothing else spells
+(`Names.mask`). After rendering, `finalize` reads the module with `ast`, groups every identifier
+by the binding it resolves to, and, within each top-level function and what it encloses, gives
+distinct bindings distinct final spellings: where a name of the generator would read as an
+argument's (or a name derived from an argument's, like sympy's `x_0`), the generator's own is
+renamed there (`np` -> `np_` through a second import, a local `dx` -> `dx_`); then the
+placeholders become the user's names again. `check_module` and `check_tests` are the safety net
+a later backend cannot get around: they refuse, with exit 2 and nothing written, a module in
+which two bindings still share a spelling where an argument is in scope.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import keyword
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from .errors import DiffgenError
+
+if TYPE_CHECKING:
+    from .inspect_target import Inspected
+
+#: Placeholder stems: the first that no argument name and no part of the target contains.
+STEMS = ("dgarg", "dgparam", "diffgenarg", "diffgen_user_argument")
+
+#: Nodes that open a scope of their own (class bodies do not occur in generated code).
+FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+
+
+def fresh(name: str, taken: Iterable[str]) -> str:
+    """`name_`, `name__`, ...: the first spelling not taken (readable, and never a keyword)."""
+    used = set(taken)
+    candidate = name + "_"
+    while candidate in used or keyword.iskeyword(candidate):
+        candidate += "_"
+    return candidate
+
+
+@dataclass(frozen=True)
+class Names:
+    """The user's argument names, their placeholders, and the public parameters of the
+    generator that an argument's name displaced (`dx` -> `dx_`, `out` -> `out_`)."""
+
+    function: str  # the target's reference, for messages
+    users: tuple[str, ...]  # the argument names in signature order
+    placeholders: tuple[str, ...]  # one per argument, none a substring of another or of text
+    preferred: tuple[tuple[str, str], ...] = ()  # (generator's public name, its new spelling)
+
+    @staticmethod
+    def of(function: str, users: Sequence[str], text: str = "") -> Names:
+        """Placeholders `dgarg0_`, `dgarg1_`, ... from a stem no argument or `text` contains."""
+        haystack = "\n".join((*users, function, text))
+        stem = next((s for s in STEMS if s not in haystack), None)
+        if stem is None:  # an argument spelled like every stem: refuse rather than guess
+            raise DiffgenError(
+                f"the argument names of {function} contain diffgen's placeholders",
+                f"diffgen renames arguments to {', '.join(STEMS)}... while it generates code",
+                "rename the argument",
+            )
+        return Names(function, tuple(users), tuple(f"{stem}{i}_" for i in range(len(users))))
+
+    def with_public(self, names: Iterable[str]) -> Names:
+        """These parameter names of the public operators (tangents, `out=`), each moved out of
+        the way of an argument that has its name."""
+        wanted = tuple(dict.fromkeys(names))
+        taken = {*self.users, *wanted}
+        preferred = []
+        for name in wanted:
+            if name in self.users:
+                new = fresh(name, taken)
+                taken.add(new)
+                preferred.append((name, new))
+        return replace(self, preferred=tuple(preferred))
+
+    def mask(self, inspected: Inspected) -> Inspected:
+        """The inspected target with each argument under its placeholder."""
+        renamed = {u: p for u, p in zip(self.users, self.placeholders, strict=True)}
+        args = tuple(replace(arg, name=renamed[arg.name]) for arg in inspected.args)
+        return replace(inspected, args=args)
+
+    def unmask(self, text: str) -> str:
+        """Text of the masked plan with the user's names back in place."""
+        for placeholder, user in zip(self.placeholders, self.users, strict=True):
+            text = text.replace(placeholder, user)
+        return text
+
+    def public(self, name: str) -> str:
+        """The name a caller sees for a parameter spelled `name` in the masked plan."""
+        return dict(self.preferred).get(name, self.unmask(name))
+
+    def error(self, error: DiffgenError) -> DiffgenError:
+        """A backend's error about the masked plan, in the user's names."""
+        return DiffgenError(self.unmask(error.what), self.unmask(error.why), self.unmask(error.fix))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scopes and the bindings each identifier resolves to
+
+
+@dataclass(eq=False)
+class Scope:
+    """A module, function, lambda or comprehension: the names it binds, identifiers in it."""
+
+    node: ast.AST
+    parent: Scope | None
+    bound: set[str] = field(default_factory=set)
+    params: set[str] = field(default_factory=set)
+    declared: bool = False  # holds a global or nonlocal statement
+    occurrences: list[Occurrence] = field(default_factory=list)
+    children: list[Scope] = field(default_factory=list)
+
+    def family(self) -> Iterator[Scope]:
+        yield self
+        for child in self.children:
+            yield from child.family()
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """An identifier in the source: where it is spelled, and what kind of node spells it."""
+
+    name: str
+    line: int  # 1-based
+    start: int  # utf-8 byte offsets in the line
+    end: int
+    kind: str  # "name", "arg", "def", "alias", "string" (a label equal to a parameter)
+    scope: Scope = field(compare=False)
+
+
+class Collector(ast.NodeVisitor):
+    """Builds the scope tree of a module with every identifier in the scope it belongs to."""
+
+    def __init__(self, lines: list[bytes]) -> None:
+        self.lines = lines
+        self.module = Scope(ast.Module(body=[], type_ignores=[]), None)
+        self.scope = self.module
+
+    def add(self, name: str, node: ast.AST, kind: str, scope: Scope | None = None) -> None:
+        line, start = node.lineno, node.col_offset  # type: ignore[attr-defined]
+        if kind == "def":  # the name follows `def ` on the def's own line
+            text = self.lines[line - 1]
+            found = re.compile(rb"def\s+" + name.encode()).search(text, start)
+            assert found is not None
+            start = found.end() - len(name.encode())
+        end = start + len(name.encode()) if kind != "string" else node.end_col_offset  # type: ignore[attr-defined]
+        target = scope or self.scope
+        target.occurrences.append(Occurrence(name, line, start, end, kind, target))
+
+    def enter(self, node: ast.AST) -> Scope:
+        scope = Scope(node, self.scope)
+        self.scope.children.append(scope)
+        return scope
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if not isinstance(node.ctx, ast.Load):
+            self.scope.bound.add(node.id)
+        self.add(node.id, node, "name")
+
+    def visit_Global(self, node: ast.Global) -> None:
+        self.scope.declared = True
+
+    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
+        self.scope.declared = True
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.scope.bound.add(alias.asname or alias.name.partition(".")[0])
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            self.scope.bound.add(alias.asname or alias.name)
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.scope.bound.add(node.name)
+        self.generic_visit(node)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda) -> None:
+        outer = self.scope
+        if not isinstance(node, ast.Lambda):
+            outer.bound.add(node.name)
+            self.add(node.name, node, "def")
+            for decorator in node.decorator_list:
+                self.visit(decorator)
+            if node.returns is not None:
+                self.visit(node.returns)
+        arguments = node.args
+        for default in (*arguments.defaults, *arguments.kw_defaults):
+            if default is not None:
+                self.visit(default)
+        scope = self.enter(node)
+        every = (*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs)
+        for arg in (*every, arguments.vararg, arguments.kwarg):
+            if arg is None:
+                continue
+            if arg.annotation is not None:  # evaluated where the function is defined
+                self.visit(arg.annotation)
+            scope.bound.add(arg.arg)
+            scope.params.add(arg.arg)
+            self.add(arg.arg, arg, "arg", scope)
+        self.scope = scope
+        for statement in node.body if isinstance(node.body, list) else [node.body]:
+            self.visit(statement)
+        self.scope = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+    visit_Lambda = visit_FunctionDef
+
+    def visit_comprehension_scope(
+        self, node: ast.ListComp | ast.SetComp | ast.DictComp | ast.GeneratorExp
+    ) -> None:
+        outer = self.scope
+        self.visit(node.generators[0].iter)  # evaluated in the enclosing scope
+        self.scope = self.enter(node)
+        for k, generator in enumerate(node.generators):
+            self.visit(generator.target)
+            if k:
+                self.visit(generator.iter)
+            for condition in generator.ifs:
+                self.visit(condition)
+        parts = (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,)
+        for part in parts:
+            self.visit(part)
+        self.scope = outer
+
+    visit_ListComp = visit_comprehension_scope
+    visit_SetComp = visit_comprehension_scope
+    visit_DictComp = visit_comprehension_scope
+    visit_GeneratorExp = visit_comprehension_scope
+
+    def visit_Call(self, node: ast.Call) -> None:
+        # a label such as `_checked("dx", dx, ...)`: a string argument naming a parameter
+        for arg in node.args:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                if arg.value.isidentifier():
+                    self.add(arg.value, arg, "string")
+        self.generic_visit(node)
+
+
+def collect(source: str) -> tuple[Scope, ast.Module, list[bytes]]:
+    tree = ast.parse(source)
+    lines = source.encode().split(b"\n")
+    collector = Collector(lines)
+    collector.module.node = tree
+    for statement in tree.body:
+        collector.visit(statement)
+    return collector.module, tree, lines
+
+
+def binding(occurrence: Occurrence) -> Scope | None:
+    """The scope whose binding an identifier resolves to; None for a builtin (or unbound)."""
+    scope: Scope | None = occurrence.scope
+    while scope is not None:
+        if occurrence.name in scope.bound:
+            return scope
+        scope = scope.parent
+    return None
+
+
+def owner(occurrence: Occurrence) -> Scope | None:
+    """The function-like scope that binds an identifier; None for a module-level or builtin
+    name."""
+    scope = binding(occurrence)
+    return scope if scope is not None and scope.parent is not None else None
+
+
+# ---------------------------------------------------------------------------------------------
+# Renaming
+
+
+@dataclass(frozen=True)
+class Entity:
+    """One binding: a name in the scope that binds it (None: a builtin or module global)."""
+
+    name: str
+    scope: Scope | None
+
+
+@dataclass
+class Plan:
+    """The edits that give distinct bindings distinct spellings."""
+
+    edits: dict[tuple[int, int], tuple[int, str]] = field(default_factory=dict)  # (line, start)
+    aliases: dict[str, str] = field(default_factory=dict)  # module-level name -> its alias
+    renamed: dict[Entity, str] = field(default_factory=dict)
+
+
+def finalize(source: str, names: Names) -> str:
+    """The rendered (masked) module with every clash renamed away and the user's names back."""
+    renamed = rename(source, names)
+    check_module(renamed, names)
+    return names.unmask(renamed)
+
+
+def rename(source: str, names: Names) -> str:
+    module, tree, lines = collect(source)
+    final = names.unmask
+    taken = {final(o.name) for s in module.family() for o in s.occurrences}
+    taken |= {final(n) for s in module.family() for n in s.bound} | set(names.users)
+    taken |= set(dir(builtins))
+    plan = Plan()
+    for top in module.children:
+        for entity, spelling in clashes(top, names).items():
+            if entity.scope is None:  # a module-level or builtin name: an alias in this family
+                new = plan.aliases.get(entity.name) or fresh(final(entity.name), taken)
+                plan.aliases[entity.name] = new
+                where: Iterable[Scope] = top.family()
+            else:
+                new = plan.renamed.get(entity) or public(entity, names) or fresh(spelling, taken)
+                where = entity.scope.family()
+            taken.add(new)
+            plan.renamed[entity] = new
+            for scope in where:
+                for o in scope.occurrences:
+                    if o.name != entity.name or o.kind == "alias":
+                        continue
+                    if o.kind == "string":
+                        if o.scope is entity.scope and entity.name in o.scope.params:
+                            plan.edits[o.line, o.start] = (o.end, f'"{new}"')
+                    elif owner(o) is entity.scope:
+                        plan.edits[o.line, o.start] = (o.end, new)
+    keywords(tree, module, plan)
+    return insert_aliases(apply(lines, plan), tree, plan.aliases, names)
+
+
+def clashes(top: Scope, names: Names) -> dict[Entity, str]:
+    """The bindings to rename within a top-level function (with what it encloses): all but one
+    of each group whose members would be spelled alike once the arguments have their names."""
+    if not any(p in o.name for s in top.family() for o in s.occurrences for p in names.placeholders):
+        return {}  # no argument, nothing derived from one: nothing here can read as the user's
+    by_spelling: dict[str, dict[Entity, None]] = {}
+    for scope in top.family():
+        for o in scope.occurrences:
+            if o.kind in ("string", "alias"):
+                continue
+            entity = Entity(o.name, owner(o))
+            by_spelling.setdefault(names.unmask(o.name), {})[entity] = None
+    found: dict[Entity, str] = {}
+    for spelling, group in by_spelling.items():
+        if len(group) < 2:
+            continue
+        keep = min(group, key=lambda e: rank(e, names))
+        for entity in group:
+            if entity != keep:
+                if entity.scope is not None and entity.scope.declared:
+                    raise clash_error(names, spelling, "a global or nonlocal statement")
+                found[entity] = spelling
+    return found
+
+
+def public(entity: Entity, names: Names) -> str | None:
+    """The plan's new spelling of a public operator's parameter (`dx` -> `dx_`), if it is one."""
+    scope = entity.scope
+    top = scope is not None and scope.parent is not None and scope.parent.parent is None
+    if top and scope is not None and entity.name in scope.params:
+        return dict(names.preferred).get(entity.name)
+    return None
+
+
+def rank(entity: Entity, names: Names) -> int:
+    """Which binding of a shared spelling keeps it: the argument itself, then a module-level
+    or builtin name (renaming it needs an alias), then the generator's locals."""
+    if entity.name in names.placeholders:
+        return 0
+    return 1 if entity.scope is None else 2
+
+
+def keywords(tree: ast.Module, module: Scope, plan: Plan) -> None:
+    """Calls by keyword of a module-level function whose parameter was renamed."""
+    renamed: dict[tuple[str, str], str] = {}
+    for entity, new in plan.renamed.items():
+        scope = entity.scope
+        if scope is not None and scope.parent is module and entity.name in scope.params:
+            function = getattr(scope.node, "name", None)
+            if function is not None:
+                renamed[function, entity.name] = new
+    if not renamed:
+        return
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            for kw in node.keywords:
+                new = renamed.get((node.func.id, kw.arg or ""))
+                if new is not None:
+                    plan.edits[kw.lineno, kw.col_offset] = (kw.col_offset + len(kw.arg or ""), new)
+
+
+def apply(lines: list[bytes], plan: Plan) -> list[bytes]:
+    edited = list(lines)
+    for (line, start), (end, new) in sorted(plan.edits.items(), reverse=True):
+        text = edited[line - 1]
+        edited[line - 1] = text[:start] + new.encode() + text[end:]
+    return edited
+
+
+def insert_aliases(
+    lines: list[bytes], tree: ast.Module, aliases: dict[str, str], names: Names
+) -> str:
+    """Bind each alias at module level, right after the statement that binds its original
+    (a second import for an imported name), or after the imports for a builtin."""
+    inserts: dict[int, list[str]] = {}
+    imports = [s for s in tree.body if isinstance(s, ast.Import | ast.ImportFrom)]
+    for name, alias in sorted(aliases.items()):
+        statements = [s for s in tree.body if name in bound_by(s)]
+        if len(statements) > 1:
+            raise clash_error(names, names.unmask(name), "a name bound twice at module level")
+        why = f"#: {alias} is {name}, under a name that no argument of {names.function} shadows."
+        if not statements:  # a builtin
+            after, text = (imports[-1].end_lineno or 0) if imports else 0, f"{alias} = {name}"
+        else:
+            statement = statements[0]
+            after, text = statement.end_lineno or statement.lineno, aliased(statement, name, alias)
+        inserts.setdefault(after, []).extend(["", why, text])
+    out = [line.decode() for line in lines]
+    for after in sorted(inserts, reverse=True):
+        out[after:after] = inserts[after]
+    return "\n".join(out)
+
+
+def bound_by(statement: ast.stmt) -> set[str]:
+    """The module-level names a top-level statement binds."""
+    if isinstance(statement, ast.Import | ast.ImportFrom):
+        return {a.asname or a.name.partition(".")[0] for a in statement.names}
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return {statement.name}
+    return {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+
+
+def aliased(statement: ast.stmt, name: str, alias: str) -> str:
+    """A statement that binds `alias` to what `statement` binds `name` to."""
+    if isinstance(statement, ast.Import):
+        found = next(a for a in statement.names if (a.asname or a.name.partition(".")[0]) == name)
+        module = found.name if found.asname else name
+        return f"import {module} as {alias}"
+    if isinstance(statement, ast.ImportFrom):
+        found = next(a for a in statement.names if (a.asname or a.name) == name)
+        return f"from {'.' * statement.level}{statement.module or ''} import {found.name} as {alias}"
+    return f"{alias} = {name}"
+
+
+# ---------------------------------------------------------------------------------------------
+# The safety net
+
+
+def clash_error(names: Names, spelling: str, why: str) -> DiffgenError:
+    argument = spelling if spelling in names.users else "an argument"
+    return DiffgenError(
+        f"the argument {argument!r} of {names.function} clashes with a name in the generated code"
+        if argument != "an argument"
+        else f"an argument name of {names.function} clashes with a name in the generated code",
+        f"where the argument is in scope the generated code also uses {spelling!r} ({why}),"
+        " so one would shadow the other; diffgen could not rename its own out of the way",
+        f"rename the argument in {names.function} (names starting with _ are the safest to"
+        " avoid: diffgen uses them for its internals)",
+    )
+
+
+def check_module(source: str, names: Names) -> None:
+    """Refuse a (masked, renamed) module in which an argument's spelling is shared by two
+    bindings where the argument is in scope, or that does not compile."""
+    module, _, _ = collect(source)
+    for top in module.children:
+        for entity, spelling in clashes(top, names).items():
+            kind = "a builtin or module-level name" if entity.scope is None else "a local name"
+            raise clash_error(names, spelling, kind)
+    spellings: dict[str, str] = {}
+    for name in module.bound:
+        other = spellings.setdefault(names.unmask(name), name)
+        if other != name:
+            raise clash_error(names, names.unmask(name), "two module-level names")
+    final = names.unmask(source)
+    try:
+        compile(final, "<generated module>", "exec", dont_inherit=True)
+    except SyntaxError as error:
+        raise DiffgenError(
+            f"the module generated for {names.function} is not valid Python",
+            f"{error.msg} at line {error.lineno}: {(error.text or '').strip()}",
+            "report this as a diffgen bug, with the command; renaming the function's arguments"
+            " may avoid it",
+        ) from error
+
+
+def check_tests(source: str, names: Names) -> None:
+    """Refuse a test file whose argument table has a key twice (an argument and a tangent of
+    one name), or whose calls look up an argument the table lacks."""
+    tree = ast.parse(source)
+    keys: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            literal = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+            duplicate = next((k for k in literal if literal.count(k) > 1), None)
+            if isinstance(duplicate, str):
+                raise clash_error(names, duplicate, "two entries of the tests' argument table")
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        if any(isinstance(t, ast.Name) and t.id == "CASES" for t in targets):
+            for case in ast.walk(getattr(node, "value", None) or ast.Tuple(elts=[])):
+                if isinstance(case, ast.Dict):
+                    keys |= {k.value for k in case.keys if isinstance(k, ast.Constant)}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.value, ast.Name | ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+            and looks_up_cases(node.value)
+            and node.slice.value not in keys
+        ):
+            raise clash_error(names, node.slice.value, "an argument missing from the tests' table")
+
+
+def looks_up_cases(node: ast.expr) -> bool:
+    """`c` (a case of CASES, as the generated tests name it) or `CASES[k]`."""
+    if isinstance(node, ast.Name):
+        return node.id == "c"
+    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
+        node.value.id == "CASES"
+    )
