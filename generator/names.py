@@ -302,17 +302,51 @@ def finalize(source: str, names: Names) -> str:
 
 
 def rename(source: str, names: Names) -> str:
+    return rename_locals(rename_globals(source, names), names)
+
+
+def rename_globals(source: str, names: Names) -> str:
+    """Module-level names derived from two arguments' (or an argument's and the generator's)
+    that would be spelled alike, such as jax's `_SPEC_dy` for the tangent dy and for an
+    argument dy: all but one renamed throughout the module."""
+    module, _, lines = collect(source)
+    groups: dict[str, list[str]] = {}
+    for name in sorted(module.bound):
+        groups.setdefault(names.unmask(name), []).append(name)
+    if all(len(group) == 1 for group in groups.values()):
+        return source
+    everywhere = {names.unmask(o.name) for s in module.family() for o in s.occurrences}
+    everywhere |= set(groups) | set(names.users) | set(dir(builtins))
+    plan = Plan()
+    for spelling, group in groups.items():
+        for name in sorted(group, key=lambda n: any(p in n for p in names.placeholders))[1:]:
+            new = fresh(spelling, everywhere)
+            everywhere.add(new)
+            for scope in module.family():
+                for o in scope.occurrences:
+                    if o.name == name and o.kind != "string" and binding(o) is module:
+                        plan.edits[o.line, o.start] = (o.end, new)
+    return "\n".join(line.decode() for line in apply(lines, plan))
+
+
+def rename_locals(source: str, names: Names) -> str:
+    """Within each top-level function and what it encloses, the bindings that would be
+    spelled alike once the arguments have their names: all but one renamed."""
     module, tree, lines = collect(source)
     final = names.unmask
-    taken = {final(o.name) for s in module.family() for o in s.occurrences}
-    taken |= {final(n) for s in module.family() for n in s.bound} | set(names.users)
-    taken |= set(dir(builtins))
+    base = {final(n) for n in module.bound} | set(names.users) | set(dir(builtins))
+    everywhere = base | {final(o.name) for s in module.family() for o in s.occurrences}
+    everywhere |= {final(n) for s in module.family() for n in s.bound}
     plan = Plan()
     for top in module.children:
+        # a new local name need only be free in its family; an alias, everywhere
+        taken = base | set(plan.aliases.values())
+        taken |= {final(o.name) for s in top.family() for o in s.occurrences}
         for entity, spelling in clashes(top, names).items():
             if entity.scope is None:  # a module-level or builtin name: an alias in this family
-                new = plan.aliases.get(entity.name) or fresh(final(entity.name), taken)
+                new = plan.aliases.get(entity.name) or fresh(final(entity.name), everywhere)
                 plan.aliases[entity.name] = new
+                everywhere.add(new)
                 where: Iterable[Scope] = top.family()
             else:
                 new = plan.renamed.get(entity) or public(entity, names) or fresh(spelling, taken)

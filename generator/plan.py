@@ -113,6 +113,10 @@ class ModulePlan:
     masked: ModulePlan | None = None
     names: Names | None = None
 
+    def unmask(self, text: str) -> str:
+        """Text about the masked plan in the user's names."""
+        return self.names.unmask(text) if self.names else text
+
     @property
     def tangents(self) -> dict[str, str]:
         """The tangent parameters' names, by kind (dx, dy, dxs, dys): `dx_` where an argument
@@ -318,7 +322,8 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
     except DiffgenError as error:
         raise names.error(error) from error
     public = [p.name for f in masked.functions for p in f.params if p.name not in names.placeholders]
-    names = names.with_public([*public, *(out for f in masked.functions for out in f.outs if out)])
+    outs = [out for f in masked.functions for out in f.outs if out]
+    names = names.with_public([*TANGENTS, *public, *outs])
     return unmasked(masked, names)
 
 

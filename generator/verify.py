@@ -128,6 +128,8 @@ def batch_references(
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     """Draw the test points, compute references and tolerances, and pick the relations to check."""
     rng = np.random.default_rng(TEST_SEED)
+    if plan.names is not None:  # trace the references under the placeholder names, as the plan
+        inspected = plan.names.mask(inspected)
     x_spec, y_spec = inspected.active.spec, inspected.output
     eps = max(x_spec.eps, y_spec.eps)
     error = plan.error
@@ -159,7 +161,9 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             atol += size * 10.0 ** (1 - found.digits)  # the rounding of the literal
             shaped = ref.reshape(shapes[q])
             expected.append(Expected(q, literal(shaped, "float64", found.digits), f"{atol:.3e}"))
-        inputs = [(a.name, literal(point.args[a.name], a.spec.dtype)) for a in inspected.args]
+        inputs = [
+            (plan.unmask(a.name), literal(point.args[a.name], a.spec.dtype)) for a in inspected.args
+        ]
         named = plan.tangents  # dx, or dx_ where an argument is called dx
         if named["dx"] in used:
             inputs.append((named["dx"], literal(point.dx, x_spec.dtype)))
