@@ -239,10 +239,10 @@ class Collector(ast.NodeVisitor):
 
     def visit_Call(self, node: ast.Call) -> None:
         # a label such as `_checked("dx", dx, ...)`: a string argument naming a parameter
-        for arg in node.args:
-            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                if arg.value.isidentifier():
-                    self.add(arg.value, arg, "string")
+        labels = (a for a in node.args if isinstance(a, ast.Constant))
+        for arg in labels:
+            if isinstance(arg.value, str) and arg.value.isidentifier():
+                self.add(arg.value, arg, "string")
         self.generic_visit(node)
 
 
@@ -369,7 +369,9 @@ def rename_locals(source: str, names: Names) -> str:
 def clashes(top: Scope, names: Names) -> dict[Entity, str]:
     """The bindings to rename within a top-level function (with what it encloses): all but one
     of each group whose members would be spelled alike once the arguments have their names."""
-    if not any(p in o.name for s in top.family() for o in s.occurrences for p in names.placeholders):
+    if not any(
+        p in o.name for s in top.family() for o in s.occurrences for p in names.placeholders
+    ):
         return {}  # no argument, nothing derived from one: nothing here can read as the user's
     by_spelling: dict[str, dict[Entity, None]] = {}
     for scope in top.family():
@@ -385,7 +387,7 @@ def clashes(top: Scope, names: Names) -> dict[Entity, str]:
         keep = min(group, key=lambda e: rank(e, names))
         for entity in group:
             if entity != keep:
-                if entity.scope is not None and entity.scope.declared:
+                if any(scope.declared for scope in top.family()):
                     raise clash_error(names, spelling, "a global or nonlocal statement")
                 found[entity] = spelling
     return found
@@ -422,9 +424,10 @@ def keywords(tree: ast.Module, module: Scope, plan: Plan) -> None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             for kw in node.keywords:
-                new = renamed.get((node.func.id, kw.arg or ""))
-                if new is not None:
-                    plan.edits[kw.lineno, kw.col_offset] = (kw.col_offset + len(kw.arg or ""), new)
+                spelled = renamed.get((node.func.id, kw.arg or ""))
+                if spelled is not None:
+                    end = kw.col_offset + len(kw.arg or "")
+                    plan.edits[kw.lineno, kw.col_offset] = (end, spelled)
 
 
 def apply(lines: list[bytes], plan: Plan) -> list[bytes]:
@@ -465,7 +468,11 @@ def bound_by(statement: ast.stmt) -> set[str]:
         return {a.asname or a.name.partition(".")[0] for a in statement.names}
     if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
         return {statement.name}
-    return {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+    return {
+        n.id
+        for n in ast.walk(statement)
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)
+    }
 
 
 def aliased(statement: ast.stmt, name: str, alias: str) -> str:
@@ -476,7 +483,9 @@ def aliased(statement: ast.stmt, name: str, alias: str) -> str:
         return f"import {module} as {alias}"
     if isinstance(statement, ast.ImportFrom):
         found = next(a for a in statement.names if (a.asname or a.name) == name)
-        return f"from {'.' * statement.level}{statement.module or ''} import {found.name} as {alias}"
+        return (
+            f"from {'.' * statement.level}{statement.module or ''} import {found.name} as {alias}"
+        )
     return f"{alias} = {name}"
 
 
@@ -485,11 +494,10 @@ def aliased(statement: ast.stmt, name: str, alias: str) -> str:
 
 
 def clash_error(names: Names, spelling: str, why: str) -> DiffgenError:
-    argument = spelling if spelling in names.users else "an argument"
+    """The refusal of a name diffgen could not keep apart from its own."""
+    argument = f"the argument {spelling!r}" if spelling in names.users else "an argument name"
     return DiffgenError(
-        f"the argument {argument!r} of {names.function} clashes with a name in the generated code"
-        if argument != "an argument"
-        else f"an argument name of {names.function} clashes with a name in the generated code",
+        f"{argument} of {names.function} clashes with a name in the generated code",
         f"where the argument is in scope the generated code also uses {spelling!r} ({why}),"
         " so one would shadow the other; diffgen could not rename its own out of the way",
         f"rename the argument in {names.function} (names starting with _ are the safest to"
@@ -537,7 +545,11 @@ def check_tests(source: str, names: Names) -> None:
         if any(isinstance(t, ast.Name) and t.id == "CASES" for t in targets):
             for case in ast.walk(getattr(node, "value", None) or ast.Tuple(elts=[])):
                 if isinstance(case, ast.Dict):
-                    keys |= {k.value for k in case.keys if isinstance(k, ast.Constant)}
+                    keys |= {
+                        k.value
+                        for k in case.keys
+                        if isinstance(k, ast.Constant) and isinstance(k.value, str)
+                    }
     for node in ast.walk(tree):
         if (
             isinstance(node, ast.Subscript)
@@ -554,6 +566,8 @@ def looks_up_cases(node: ast.expr) -> bool:
     """`c` (a case of CASES, as the generated tests name it) or `CASES[k]`."""
     if isinstance(node, ast.Name):
         return node.id == "c"
-    return isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and (
-        node.value.id == "CASES"
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and (node.value.id == "CASES")
     )

@@ -321,10 +321,14 @@ def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Modu
         masked = masked_plan(names.mask(inspected), module_name, fingerprint)
     except DiffgenError as error:
         raise names.error(error) from error
-    public = [p.name for f in masked.functions for p in f.params if p.name not in names.placeholders]
+    return unmasked(masked, names.with_public(public_parameters(masked, names)))
+
+
+def public_parameters(masked: ModulePlan, names: Names) -> tuple[str, ...]:
+    """The generator's own parameters of the public operators: tangents and `out=`."""
+    params = [p.name for f in masked.functions for p in f.params]
     outs = [out for f in masked.functions for out in f.outs if out]
-    names = names.with_public([*TANGENTS, *public, *outs])
-    return unmasked(masked, names)
+    return tuple(n for n in (*TANGENTS, *params, *outs) if n not in names.placeholders)
 
 
 def unmasked(masked: ModulePlan, names: Names) -> ModulePlan:
