@@ -247,6 +247,7 @@ class Collector(ast.NodeVisitor):
 
 
 def collect(source: str) -> tuple[Scope, ast.Module, list[bytes]]:
+    """The module's scope tree, its syntax tree and its lines (as utf-8, as ast counts)."""
     tree = ast.parse(source)
     lines = source.encode().split(b"\n")
     collector = Collector(lines)
@@ -302,6 +303,7 @@ def finalize(source: str, names: Names) -> str:
 
 
 def rename(source: str, names: Names) -> str:
+    """The masked module with distinct spellings for distinct bindings, placeholders kept."""
     return rename_locals(rename_globals(source, names), names)
 
 
@@ -431,6 +433,7 @@ def keywords(tree: ast.Module, module: Scope, plan: Plan) -> None:
 
 
 def apply(lines: list[bytes], plan: Plan) -> list[bytes]:
+    """The lines with each edit made, right to left so that offsets stay valid."""
     edited = list(lines)
     for (line, start), (end, new) in sorted(plan.edits.items(), reverse=True):
         text = edited[line - 1]
