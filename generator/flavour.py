@@ -57,7 +57,7 @@ FLAVOURS: dict[str, Flavour] = {
         checked="npt.NDArray[{dtype}]",
         scalar_results=True,
         writes_out=True,
-        stdlib=(("typing", "TypeVar"),),
+        stdlib=(("sys", "modules"), ("typing", "Any"), ("typing", "TypeVar")),
     ),
     "jax": Flavour(
         name="jax",
@@ -79,6 +79,6 @@ FLAVOURS: dict[str, Flavour] = {
         checked="torch.Tensor",
         scalar_results=False,  # 0-d results are 0-d tensors: one return type
         writes_out=True,
-        stdlib=(),
+        stdlib=(("sys", "modules"),),
     ),
 }

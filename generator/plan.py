@@ -11,8 +11,12 @@ from .backends.registry import check_pair, get_backend, get_outer
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
 from .inspect_target import Inspected
+from .names import Names
 from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
 from .spec import Spec
+
+#: The generator's names of tangent parameters: one tangent and a batch of them.
+TANGENTS = ("dx", "dy", "dxs", "dys")
 
 #: Standard-library names that templates/module.py.jinja itself uses.
 TEMPLATE_STDLIB = (
@@ -104,6 +108,20 @@ class ModulePlan:
     #: call the inner backend's `private` functions (`_inner_gradient`, ...).
     outer_plan: BackendPlan | None = None
     private: tuple[FunctionPlan, ...] = ()
+    #: The plan in the users' names (what callers and the tests see) keeps the plan the module
+    #: is rendered from, in which each argument has a placeholder name (generator/names.py).
+    masked: ModulePlan | None = None
+    names: Names | None = None
+
+    def unmask(self, text: str) -> str:
+        """Text about the masked plan in the user's names."""
+        return self.names.unmask(text) if self.names else text
+
+    @property
+    def tangents(self) -> dict[str, str]:
+        """The tangent parameters' names, by kind (dx, dy, dxs, dys): `dx_` where an argument
+        of the function is called dx."""
+        return {kind: self.names.public(kind) if self.names else kind for kind in TANGENTS}
 
     @property
     def rendered_private(self) -> tuple[FunctionPlan, ...]:
@@ -292,7 +310,60 @@ def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...]
 
 
 def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> ModulePlan:
-    """Stage 2: check the backend (pair) and operators, and fix every name, type and constant."""
+    """Stage 2: check the backend (pair) and operators, and fix every name, type and constant.
+
+    The backends plan with the arguments under placeholder names, so that no argument name can
+    meet a name of theirs; the plan returned speaks the user's names (generator/names.py).
+    """
+    users = [arg.name for arg in inspected.args]
+    names = Names.of(inspected.target.function, users, f"{inspected.module}\n{module_name}")
+    try:
+        masked = masked_plan(names.mask(inspected), module_name, fingerprint)
+    except DiffgenError as error:
+        raise names.error(error) from error
+    return unmasked(masked, names.with_public(public_parameters(masked, names)))
+
+
+def public_parameters(masked: ModulePlan, names: Names) -> tuple[str, ...]:
+    """The generator's own parameters of the public operators: tangents and `out=`."""
+    params = [p.name for f in masked.functions for p in f.params]
+    outs = [out for f in masked.functions for out in f.outs if out]
+    return tuple(n for n in (*TANGENTS, *params, *outs) if n not in names.placeholders)
+
+
+def unmasked(masked: ModulePlan, names: Names) -> ModulePlan:
+    """The plan as callers and the generated tests see it: the user's names for the arguments,
+    and the generator's parameters moved out of their way (`dx_` beside an argument `dx`)."""
+
+    def array(a: ArrayPlan) -> ArrayPlan:
+        return replace(a, name=names.public(a.name))
+
+    def function(f: FunctionPlan) -> FunctionPlan:
+        return replace(
+            f,
+            params=tuple(array(p) for p in f.params),
+            outs=tuple(names.public(out) if out else "" for out in f.outs),
+            docstring=names.unmask(f.docstring),
+        )
+
+    return replace(
+        masked,
+        docstring=names.unmask(masked.docstring),
+        x=array(masked.x),
+        dx=array(masked.dx),
+        dy=array(masked.dy),
+        constants=tuple(array(c) for c in masked.constants),
+        call_args=names.unmask(masked.call_args),
+        functions=tuple(function(f) for f in masked.functions),
+        private=tuple(function(f) for f in masked.private),
+        record=tuple((key, names.unmask(value)) for key, value in masked.record),
+        masked=masked,
+        names=names,
+    )
+
+
+def masked_plan(inspected: Inspected, module_name: str, fingerprint: str) -> ModulePlan:
+    """The plan of the module's code, for arguments under placeholder names."""
     target = inspected.target
     backend = get_backend(target.backend)
     ops = resolve_operators(inspected, backend.operators)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from .names import check_tests, finalize
 from .plan import ModulePlan
 from .verify import TestPlan
 
@@ -30,11 +31,19 @@ def environment() -> jinja2.Environment:
 
 
 def render_module(plan: ModulePlan) -> str:
-    return environment().get_template("module.py.jinja").render(plan=plan)
+    """The module's source: rendered from the plan in placeholder names, then with every name
+    of the generator that an argument's name would shadow renamed, and the arguments' names
+    back (generator/names.py refuses, with DiffgenError, what it cannot make safe)."""
+    source = environment().get_template("module.py.jinja").render(plan=plan.masked or plan)
+    return finalize(source, plan.names) if plan.names else source
 
 
 def render_tests(plan: TestPlan) -> str:
-    return environment().get_template("test_module.py.jinja").render(plan=plan)
+    """The tests' source, checked: each argument (and tangent) has one entry in their table."""
+    source = environment().get_template("test_module.py.jinja").render(plan=plan)
+    if plan.module.names:
+        check_tests(source, plan.module.names)
+    return source
 
 
 #: The private `_inner_*` functions alone, for an outer backend that traces them at generation.

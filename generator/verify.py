@@ -137,6 +137,8 @@ def expected_key(fn: FunctionPlan, quantity: str) -> str:
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     """Draw the test points, compute references and tolerances, and pick the relations to check."""
     rng = np.random.default_rng(TEST_SEED)
+    if plan.names is not None:  # trace the references under the placeholder names, as the plan
+        inspected = plan.names.mask(inspected)
     x_spec, y_spec = inspected.active.spec, inspected.output
     eps = max(x_spec.eps, y_spec.eps)
     error = plan.error
@@ -179,17 +181,18 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             text = literal(shaped, "float64", found.digits, indent)
             expected.append(Expected(q, text, f"{atol:.3e}"))
         inputs = [
-            (a.name, literal(point.args[a.name], a.spec.dtype, indent=indent))
+            (plan.unmask(a.name), literal(point.args[a.name], a.spec.dtype, indent=indent))
             for a in inspected.args
         ]
-        if "dx" in used:
-            inputs.append(("dx", literal(point.dx, x_spec.dtype, indent=indent)))
-        if "dy" in used:
-            inputs.append(("dy", literal(point.dy, y_spec.dtype, indent=indent)))
-        for name, spec, part in (("dxs", x_spec, 0), ("dys", y_spec, 1)):
-            if name in used:
+        named = plan.tangents  # dx, or dx_ where an argument is called dx
+        if named["dx"] in used:
+            inputs.append((named["dx"], literal(point.dx, x_spec.dtype, indent=indent)))
+        if named["dy"] in used:
+            inputs.append((named["dy"], literal(point.dy, y_spec.dtype, indent=indent)))
+        for kind, spec, part in (("dxs", x_spec, 0), ("dys", y_spec, 1)):
+            if named[kind] in used:
                 rows = np.stack([row[part] for row in point.rows])
-                inputs.append((name, literal(rows, spec.dtype, indent=indent)))
+                inputs.append((named[kind], literal(rows, spec.dtype, indent=indent)))
         cases.append(Case(tuple(inputs), tuple(expected)))
     note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
     points_text = "1 seeded point" if len(cases) == 1 else f"{len(cases)} seeded points"

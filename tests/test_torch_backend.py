@@ -188,7 +188,7 @@ def test_arguments_are_converted_shared_and_checked() -> None:
         (torch.zeros(11, dtype=torch.float64), "float64[11]"),
         (torch.zeros((10, 1), dtype=torch.float64), "float64[10,1]"),
     ):
-        message = f"x: expected float64[10], got {given}. The operators of this module"
+        message = f"x: expected float64[10], got {given}. "
         with pytest.raises(ValueError, match="^" + re.escape(message)):
             ROSEN.gradient(wrong)
 
@@ -248,9 +248,7 @@ def test_data_dependent_control_flow_is_refused_then_runs_eagerly(
     torch.testing.assert_close(module.gradient(x[::-1].copy()), torch.ones(3, dtype=torch.float64))
 
 
-def test_large_captured_tensors_and_clashing_names_are_refused(
-    diffgen: Run, project: Project
-) -> None:
+def test_large_captured_tensors_are_refused(diffgen: Run, project: Project) -> None:
     project.write("refused.py", """
         import numpy as np
         from array_api_compat import array_namespace
@@ -260,18 +258,12 @@ def test_large_captured_tensors_and_clashing_names_are_refused(
         def big(x):
             xp = array_namespace(x)
             return xp.sum(x * xp.asarray(BIG, dtype=x.dtype)[:3])
-
-        def shadows(torch):
-            return torch * 2.0
         """)  # fmt: skip
     before = project.files()
     code, _, err = diffgen("generate", "refused:big", "--arg", "x=float64[3]", "--ops",
                            "gradient", "--backend", "torch:reverse")  # fmt: skip
     assert code == 2 and "captures a torch.float64 tensor of shape (20000,)" in err, err
     assert "pass the tensor to the function as an argument" in err
-    code, _, err = diffgen("generate", "refused:shadows", "--arg", "torch=float64[3]", "--ops",
-                           "pushforward", "--backend", "torch:forward")  # fmt: skip
-    assert code == 2 and "parameter 'torch' of refused:shadows clashes" in err, err
     sys.modules.pop("refused", None)
     assert project.files() == before
 
