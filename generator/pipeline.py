@@ -56,7 +56,9 @@ def generate(target: Target, root: Path) -> tuple[GeneratedFile, ...]:
     path = output_path(target, root)
     with user_exits(target):
         inspected = inspect_target(target, root)
-        refuse_idle_outer(target, tuple(op.name for op in resolve_operators(inspected, target.ops)))
+        refuse_idle_outer(
+            target, tuple(op.name for op in resolve_operators(inspected, tuple(OPERATORS)))
+        )
         inputs = fingerprint(target, root)
         plan = build_plan(inspected, path.stem, inputs.combined)
         module = format_source(render_module(plan), path.name)
