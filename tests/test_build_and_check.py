@@ -64,8 +64,12 @@ def test_build_regenerates_only_stale_targets(diffgen: Run, project: Project) ->
     source = project.root / f"{project.module}.py"
     source.write_text(source.read_text().replace("x * x - 2.0", "x * x - 3.0"))
     code, out, _ = diffgen("build")
-    assert out.splitlines() == ["unchanged gen/rosen_fd.py", "unchanged gen/test_rosen_fd.py",
-                                "wrote gen/residual_fd.py", "wrote gen/test_residual_fd.py"]  # fmt: skip
+    assert out.split("\n")[:4] == [
+        "unchanged gen/rosen_fd.py",
+        "unchanged gen/test_rosen_fd.py",
+        "wrote gen/residual_fd.py",
+        "wrote gen/test_residual_fd.py",
+    ]
 
 
 def test_check_names_a_hand_edited_file(diffgen: Run, project: Project) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -14,7 +13,7 @@ import pytest
 from generator import cli
 from generator.target import Target
 from tests.conftest import Project, run_generated_tests
-from tests.test_bad_input import assert_refused, gen
+from tests.test_bad_input import assert_refused
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -229,7 +228,7 @@ def test_domain_lets_a_function_defined_elsewhere_be_generated(
             "--backend", "finitediff"]  # fmt: skip
     assert_refused(diffgen, project, argv, "returned NaN or infinity at the probe point",
                    "uniform in (0.1, 0.9)", "--domain LO,HI")  # fmt: skip
-    code, out, err = diffgen(*argv, "--domain", "1.5,2.5")
+    code, _, err = diffgen(*argv, "--domain", "1.5,2.5")
     assert code == 0, err
     test_file = project.root / "generated/test_log_shifted_finitediff.py"
     points = [float(v) for v in __import__("re").findall(r"\b[12]\.\d{6,}", test_file.read_text())]
