@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import __version__
 from .backends.registry import ENTRIES, PAIRS
-from .config import check_outputs, read_config
+from .config import check_outputs, read_config, target_paths
 from .errors import DiffgenError
 from .operators import OPERATORS
 from .target import Target
@@ -243,6 +243,13 @@ def run(args: argparse.Namespace) -> int:
     root = args.config.resolve().parent
     targets = read_config(args.config)
     if args.command == "build":
+        from .stale import target_problems
+
+        check_outputs(targets, root)
+        if not args.every and not any(target_problems(t, root) for t in targets):
+            for path in (p for t in targets for p in target_paths(t, root)):
+                print(f"unchanged {path.relative_to(root)}")  # without importing the pipeline
+            return 0
         from .pipeline import build
 
         try:
