@@ -1,23 +1,32 @@
-"""The `diffgen` command line: generate, build, check, backends."""
+"""The `diffgen` command line: generate, build, check, backends, bench and tune.
+
+Only light modules are imported here; the pipeline (and with it numpy, sympy, jax, torch) is
+imported inside `run` by the commands that generate, so that --version, backends and check
+start in a fraction of a second.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
-from .backends.registry import BACKENDS, PAIRS
-from .bench import bench, table
-from .config import read_config
+from .backends.registry import ENTRIES, PAIRS
+from .config import check_outputs, read_config, target_paths
 from .errors import DiffgenError
 from .operators import OPERATORS
-from .pipeline import check, generate_and_write
 from .target import Target
-from .tune import find_target, tune
+
+REPORT = (
+    "this is a bug in diffgen, not in your input: please report it (an issue on diffgen's"
+    " repository) with the command you ran and this message; DIFFGEN_TRACEBACK=1 prints the"
+    " traceback"
+)
 
 
 def name_spec(text: str) -> tuple[str, str]:
@@ -33,6 +42,17 @@ def name_size(text: str) -> tuple[str, int]:
     if not value.isdigit():
         raise argparse.ArgumentTypeError(f"{value!r} in {text!r} is not a whole number")
     return name, int(value)
+
+
+def domain(text: str) -> tuple[float, float]:
+    """Parse LO,HI."""
+    lo, sep, hi = text.partition(",")
+    try:
+        if not sep:
+            raise ValueError(text)
+        return float(lo), float(hi)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not LO,HI (e.g. 1.5,2.5)") from None
 
 
 def parser() -> argparse.ArgumentParser:
@@ -58,17 +78,24 @@ def parser() -> argparse.ArgumentParser:
         help="a size named in jaxtyping annotations",
     )
     specs.add_argument("--wrt", help="the active argument (default: the first parameter)")
+    specs.add_argument(
+        "--domain",
+        type=domain,
+        metavar="LO,HI",
+        help="draw the probe's and the generated tests' points uniformly from LO to HI"
+        " (default 0.1,0.9; write --domain=-1,1 for a negative LO)",
+    )
 
     gen = commands.add_parser("generate", parents=[specs], help="generate one module and its tests")
     gen.add_argument("function", metavar="MODULE:FUNC")
     gen.add_argument("--ops", required=True, help="OP[,OP...] or all")
-    gen.add_argument("--backend", required=True, help=f"one of {', '.join(BACKENDS)}")
+    gen.add_argument("--backend", required=True, help=f"one of {', '.join(ENTRIES)}")
     gen.add_argument("--outer", help="outer backend of second-order operators")
     gen.add_argument(
         "-o",
         "--output",
-        help="module path (default generated/<func>_<backend>.py; for a pair across frameworks"
-        " generated/<func>_<outer>_over_<backend>.py)",
+        help="module path (default generated/<func>_<backend>.py; with an --outer other than"
+        " --backend generated/<func>_<outer>_over_<backend>.py)",
     )
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
     gen.add_argument(
@@ -99,13 +126,19 @@ def parser() -> argparse.ArgumentParser:
     gen.add_argument("--force", action="store_true", help="overwrite files that are not diffgen's")
 
     for name, text in (
-        ("build", "generate every target in [tool.diffgen]"),
-        ("check", "exit 1 naming each stale or hand-edited file"),
+        ("build", "generate the stale targets of [tool.diffgen] (all of them or none)"),
+        ("check", "exit 1 naming each stale or hand-edited file, and which input changed"),
     ):
-        command = commands.add_parser(name, help=text)
+        command = commands.add_parser(name, help=text, description=text)
         command.add_argument("--config", default="pyproject.toml", type=Path)
         if name == "build":
             command.add_argument("--force", action="store_true", help="overwrite edited files")
+            command.add_argument(
+                "--all",
+                action="store_true",
+                dest="every",
+                help="regenerate every target, not only the stale ones",
+            )
     commands.add_parser("backends", help="list backends, operators and valid pairs")
 
     timing = commands.add_parser(
@@ -126,11 +159,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def backends_table() -> str:
-    names = list(BACKENDS)
+    names = list(ENTRIES)
     width = max(len(op) for op in OPERATORS) + 2
     lines = ["operators x backends (yes: generated)", " " * width + "  ".join(names)]
     for op in OPERATORS:
-        marks = [("yes" if op in BACKENDS[b].operators else "-").ljust(len(b)) for b in names]
+        marks = [("yes" if op in ENTRIES[b].operators else "-").ljust(len(b)) for b in names]
         lines.append(op.ljust(width) + "  ".join(marks))
     lines += [
         "",
@@ -145,11 +178,14 @@ def backends_table() -> str:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Bench MODULE:FUNC with the given specs, or a [tool.diffgen] target by its module name."""
+    from .bench import bench, table
+    from .tune import find_target
+
     if ":" in args.function:
         root = Path.cwd()
         ops = tuple(op.strip() for op in args.ops.split(",") if op.strip())
         target = Target(args.function, args=tuple(args.arg), dims=tuple(args.dim), wrt=args.wrt,
-                        ops=ops)  # fmt: skip
+                        ops=ops, domain=args.domain)  # fmt: skip
     else:
         root = args.config.resolve().parent
         targets = read_config(args.config)
@@ -162,47 +198,84 @@ def run_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_generate(args: argparse.Namespace) -> int:
+    from .pipeline import generate_and_write
+
+    target = Target(
+        function=args.function,
+        args=tuple(args.arg),
+        dims=tuple(args.dim),
+        wrt=args.wrt,
+        ops=tuple(op.strip() for op in args.ops.split(",") if op.strip()),
+        backend=args.backend,
+        outer=args.outer,
+        output=args.output,
+        tests=not args.no_tests,
+        jax_export=args.jax_export,
+        torch_mode=args.torch_mode,
+        torch_compile=args.torch_compile,
+        batch=args.batch,
+        domain=args.domain,
+    )
+    for path in generate_and_write(target, Path.cwd(), args.force):
+        print(f"wrote {path.relative_to(Path.cwd().resolve())}")
+    return 0
+
+
+def progress(line: str) -> None:
+    """Progress of a long build on stderr, where a person watches it."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K{line}", end="", file=sys.stderr, flush=True)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command == "backends":
         print(backends_table())
         return 0
     if args.command == "generate":
-        target = Target(
-            function=args.function,
-            args=tuple(args.arg),
-            dims=tuple(args.dim),
-            wrt=args.wrt,
-            ops=tuple(op.strip() for op in args.ops.split(",") if op.strip()),
-            backend=args.backend,
-            outer=args.outer,
-            output=args.output,
-            tests=not args.no_tests,
-            jax_export=args.jax_export,
-            torch_mode=args.torch_mode,
-            torch_compile=args.torch_compile,
-            batch=args.batch,
-        )
-        for path in generate_and_write(target, Path.cwd(), args.force):
-            print(f"wrote {path.relative_to(Path.cwd().resolve())}")
-        return 0
+        return run_generate(args)
     if args.command == "bench":
         return run_bench(args)
     if args.command == "tune":
+        from .tune import tune
+
         print(tune(args.function, args.config, args.repeat, args.any_flavour))
         return 0
     root = args.config.resolve().parent
     targets = read_config(args.config)
     if args.command == "build":
-        for target in targets:
-            for path in generate_and_write(target, root, args.force):
-                print(f"wrote {path.relative_to(root)}")
+        from .stale import target_problems
+
+        check_outputs(targets, root)
+        if not args.every and not any(target_problems(t, root) for t in targets):
+            for path in (p for t in targets for p in target_paths(t, root)):
+                print(f"unchanged {path.relative_to(root)}")  # without importing the pipeline
+            return 0
+        from .pipeline import build
+
+        try:
+            built = build(targets, root, args.force, args.every, progress)
+        finally:
+            progress("")
+        for file in built:
+            print(f"{'wrote' if file.wrote else 'unchanged'} {file.path.relative_to(root)}")
         return 0
+    from .stale import check, summary
+
+    check_outputs(targets, root)
     problems = check(targets, root)
     for problem in problems:
         print(f"{problem.path.relative_to(root)}: {problem.reason}")
     if problems:
         print("run `diffgen build` to regenerate (--force to overwrite hand edits)")
-    return 1 if problems else 0
+        return 1
+    print(summary(targets, root))
+    return 0
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(f"{type(error).__name__}: {error}".split())
+    return text if len(text) <= 300 else text[:297] + "..."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,6 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(args)
     except DiffgenError as error:
         print(f"diffgen: error: {error}", file=sys.stderr)
+        return 2
+    except SystemExit as error:  # user code run by bench or tune; generate reports its own
+        print(f"diffgen: error: user code called sys.exit({error.code!r}); nothing was"
+              " written", file=sys.stderr)  # fmt: skip
+        return 2
+    except Exception as error:  # the last safety net: no traceback reaches the user
+        if os.environ.get("DIFFGEN_TRACEBACK"):
+            raise
+        print(f"diffgen: internal error: {one_line(error)}\n  {REPORT}", file=sys.stderr)
         return 2
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import keyword
+import math
+import sys
 import tomllib
 from pathlib import Path
 
 from .errors import DiffgenError
-from .target import Target
+from .target import Target, split_reference
 
 _KEYS = {
     "function",
@@ -23,15 +25,47 @@ _KEYS = {
     "torch_mode",
     "batch",
     "torch_compile",
+    "domain",
 }
+
+#: Top-level modules that generated modules and their tests import (besides the standard
+#: library and the user's own package): an output module of one of these names would shadow it.
+IMPORTED = frozenset(
+    {"numpy", "scipy", "jax", "jaxlib", "torch", "pytest", "_pytest", "array_api_compat",
+     "jaxtyping", "ml_dtypes", "opt_einsum", "sympy", "mpmath", "generator", "conftest"}
+)  # fmt: skip
 
 
 def _bad(where: str, what: str, why: str, fix: str) -> DiffgenError:
     return DiffgenError(f"{where}: {what}", why, fix)
 
 
-def target_from_table(table: dict[str, object], where: str) -> Target:
+def domain_from(value: object, where: str) -> tuple[float, float] | None:
+    """`domain = [lo, hi]` as a pair of floats (None where it is not given)."""
+    if value is None:
+        return None
+    numbers = (
+        value
+        if isinstance(value, list)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+        else []
+    )
+    if len(numbers) != 2 or not all(math.isfinite(v) for v in numbers):
+        raise _bad(
+            where, "domain must be two numbers", f"found {value!r}", "write domain = [1.5, 2.5]"
+        )
+    return float(numbers[0]), float(numbers[1])
+
+
+def target_from_table(table: object, where: str) -> Target:
     """One `[[tool.diffgen.targets]]` entry as a Target, with its keys and types checked."""
+    if not isinstance(table, dict):
+        raise _bad(
+            where,
+            f"the target is {type(table).__name__} {table!r}, not a table",
+            "each [[tool.diffgen.targets]] entry is a table of keys (function, args, ops, ...)",
+            'write it as [[tool.diffgen.targets]] with function = "module:qualname" below',
+        )
     unknown = sorted(set(table) - _KEYS)
     if unknown:
         keys = ", ".join(sorted(_KEYS))
@@ -48,10 +82,10 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
             f"found {args!r}",
             'write args = { x = "float64[10]" }',
         )
-    if not isinstance(dims, dict) or not all(type(v) is int for v in dims.values()):
+    if not isinstance(dims, dict) or not all(type(v) is int and v > 0 for v in dims.values()):
         raise _bad(
             where,
-            "dims must map size names to whole numbers",
+            "dims must map size names to positive whole numbers",
             f"found {dims!r}",
             "write dims = { n = 10 }",
         )
@@ -101,22 +135,42 @@ def target_from_table(table: dict[str, object], where: str) -> Target:
         torch_mode=torch_mode,
         torch_compile=torch_compile,
         batch=batch,
+        domain=domain_from(table.get("domain"), where),
     )
 
 
 def read_config(path: Path) -> tuple[Target, ...]:
     """The targets listed under `[[tool.diffgen.targets]]`."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError as error:
         raise DiffgenError(
             f"{path} does not exist",
             "build and check read their targets from it",
             "run from the project root or pass --config",
         ) from error
+    except IsADirectoryError as error:
+        raise DiffgenError(f"{path} is a folder", "--config names a pyproject.toml file",
+                           "pass the file's path") from error  # fmt: skip
+    except OSError as error:
+        raise DiffgenError(f"cannot read {path}", str(error), "check its permissions") from error
+    except UnicodeDecodeError as error:
+        raise DiffgenError(
+            f"{path} is not UTF-8 text",
+            f"TOML files are UTF-8; {error}",
+            "save it as UTF-8",
+        ) from error
     except tomllib.TOMLDecodeError as error:
         raise DiffgenError(f"{path} is not valid TOML", str(error), "fix its syntax") from error
-    targets = data.get("tool", {}).get("diffgen", {}).get("targets")
+    tool = data.get("tool", {})
+    section = tool.get("diffgen", {}) if isinstance(tool, dict) else None
+    if not isinstance(section, dict):
+        raise DiffgenError(
+            f"[tool.diffgen] in {path} is not a table",
+            f"found tool.diffgen = {section!r}",
+            'write it as [[tool.diffgen.targets]] tables with function = "module:qualname"',
+        )
+    targets = section.get("targets")
     if not isinstance(targets, list) or not targets:
         raise DiffgenError(
             f"{path} has no [[tool.diffgen.targets]]",
@@ -126,6 +180,39 @@ def read_config(path: Path) -> tuple[Target, ...]:
     return tuple(
         target_from_table(t, f"{path.name}, target {i + 1}") for i, t in enumerate(targets)
     )
+
+
+def test_path(module: Path) -> Path:
+    return module.with_name(f"test_{module.name}")
+
+
+def target_paths(target: Target, root: Path) -> tuple[Path, ...]:
+    """The files a target writes: its module and, unless disabled, the module's tests."""
+    path = output_path(target, root)
+    return (path, test_path(path)) if target.tests else (path,)
+
+
+def check_outputs(targets: tuple[Target, ...], root: Path) -> None:
+    """Refuse a config in which two targets write the same file."""
+    owner: dict[Path, int] = {}
+    for index, target in enumerate(targets):
+        for path in target_paths(target, root):
+            if path in owner:
+                first = owner[path]
+                raise DiffgenError(
+                    f"targets {first + 1} and {index + 1} both write {path.relative_to(root)}",
+                    f"{targets[first].function} and {target.function} would overwrite each"
+                    " other's files (a module and its test_ file count), and check would find"
+                    " one of them stale forever",
+                    "give one of them another output = ...",
+                )
+            owner[path] = index
+
+
+def shadowed(stem: str, target: Target) -> bool:
+    """Whether a module named `stem` would hide a module the generated code or tests import."""
+    user = split_reference(target.function)[0].partition(".")[0]
+    return stem in sys.stdlib_module_names or stem in IMPORTED or stem == user
 
 
 def output_path(target: Target, root: Path) -> Path:
@@ -143,5 +230,15 @@ def output_path(target: Target, root: Path) -> Path:
             f"the output path {relative!r} of {target.function} does not name a Python module",
             f"{path.name!r} must be an identifier followed by .py, so that it can be imported",
             "use letters, digits and underscores, for example generated/rosen_finitediff.py",
+        )
+    if shadowed(path.stem, target):
+        raise DiffgenError(
+            f"the output path {relative!r} of {target.function} would shadow module"
+            f" {path.stem!r}",
+            f"the generated module or its tests import {path.stem}, or it is your own module;"
+            f" a file {path.name} where they run (pytest puts the tests' folder first on"
+            " sys.path) would be imported instead",
+            "choose another name, for example generated/"
+            f"{target.func_name}_{target.backend.replace(':', '_')}.py",
         )
     return path

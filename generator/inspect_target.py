@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import importlib.util
 import inspect
-import keyword
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,14 +14,20 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DiffgenError
+from .operators import fitting_operators
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
-from .target import Target
+from .target import DEFAULT_DOMAIN, Target, split_reference
 from .x64 import precise
 
-#: Points are drawn uniformly from this interval: inside the domain of log, sqrt, asin, acos,
-#: atanh and away from the kinks of abs and maximum at 0.
-DOMAIN = (0.1, 0.9)
+#: Points are drawn uniformly from this interval unless a target gives its own `domain`.
+DOMAIN = DEFAULT_DOMAIN
 PROBE_SEED = 20_240_917
+#: The most entries of one argument, result, batch of tangents or dense Jacobian/Hessian
+#: diffgen generates code for: 10 million (80 MB in float64). The operators are specialized to
+#: their shapes, and their tests write reference results into the test file, so sizes beyond
+#: this are mistakes, not workloads.
+MAX_ENTRIES = 10_000_000
+AUTHORING = "see the README, section 'Use diffgen in your own project'"
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,6 @@ class Inspected:
     qualname: str
     args: tuple[Arg, ...]
     output: Spec
-    source_sha256: str
     function: Callable[..., object] = field(compare=False, repr=False)
 
     @property
@@ -56,18 +58,13 @@ class Inspected:
     def constants(self) -> tuple[Arg, ...]:
         return tuple(arg for arg in self.args if not arg.active)
 
+    @property
+    def domain(self) -> tuple[float, float]:
+        """The interval the probe and the generated tests draw the arguments from."""
+        return self.target.points_domain
 
-def split_reference(reference: str) -> tuple[str, str]:
-    """Split `package.module:qualname`, checking that both halves are dotted identifiers."""
-    module, sep, qualname = reference.partition(":")
-    parts = [*module.split("."), *qualname.split(".")]
-    if not sep or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
-        raise DiffgenError(
-            f"{reference!r} is not a function reference",
-            "a function is named as MODULE:QUALNAME, both dotted Python identifiers",
-            "write it as, for example, examples.rosen:rosen",
-        )
-    return module, qualname
+
+__all__ = ["Arg", "Inspected", "draw", "inspect_target", "split_reference"]
 
 
 @contextmanager
@@ -97,6 +94,13 @@ def load_function(reference: str, root: Path) -> tuple[str, str, Callable[..., o
                 f"importing module {module_name!r} failed",
                 f"it raised {type(error).__name__}: {error}",
                 "fix the module so that `import` of it succeeds",
+            ) from error
+        except SystemExit as error:
+            raise DiffgenError(
+                f"importing module {module_name!r} called sys.exit({error.code!r})",
+                "diffgen imports the module to read the function, and the import ended the"
+                " process instead of defining it",
+                'put the module\'s script code under `if __name__ == "__main__":`',
             ) from error
     obj: object = module
     for part in qualname.split("."):
@@ -147,7 +151,15 @@ def spec_from_annotation(name: str, annotation: object, dims: dict[str, int]) ->
                 "only whole numbers and named sizes make a fixed shape",
                 f"pass --arg {name}=SPEC",
             )
-    return parse_spec(f"{dtype}[{','.join(map(str, shape))}]")
+    text = f"{dtype}[{','.join(map(str, shape))}]"
+    try:
+        return parse_spec(text)
+    except SpecSyntaxError as error:
+        raise DiffgenError(
+            f"the annotation of {name!r} gives no valid spec",
+            str(error),
+            f"fix the annotation, or pass --arg {name}=float64[...]",
+        ) from error
 
 
 def evaluated(annotation: object, function: Callable[..., object]) -> object:
@@ -214,20 +226,58 @@ def read_specs(target: Target, function: Callable[..., object]) -> tuple[Arg, ..
                     f"pass --arg {param.name}=float64[...] with its shape",
                 )
             spec = found
+        check_size(f"argument {param.name!r}", spec.size, str(spec))
         args.append(Arg(param.name, spec, param.name == wrt))
+    if not any(arg.active for arg in args):
+        raise DiffgenError(
+            f"--wrt {wrt} names a parameter that has no spec",
+            f"{wrt} has a default value and no --arg, so diffgen leaves it (and every later"
+            " parameter without a spec) at its default, but the active argument needs a spec",
+            f"pass --arg {wrt}=float64[] (or its shape), or differentiate another parameter",
+        )
     return tuple(args)
 
 
-def draw(spec: Spec, rng: np.random.Generator) -> np.ndarray:
-    """A point of the given spec, uniform in DOMAIN."""
-    return np.asarray(rng.uniform(*DOMAIN, size=spec.shape), dtype=spec.dtype)
+def check_size(what: str, entries: int, detail: str) -> None:
+    """Refuse sizes beyond MAX_ENTRIES before anything of that size is allocated."""
+    if entries > MAX_ENTRIES:
+        raise DiffgenError(
+            f"{what} would have {entries:,} entries ({detail})",
+            f"diffgen generates code and tests for at most {MAX_ENTRIES:,} entries per argument,"
+            " result, batch of tangents or dense Jacobian/Hessian (80 MB in float64)",
+            "use a smaller size; for a large x prefer pushforward, pullback or hvp (with --batch)"
+            " to a dense jacobian or hessian",
+        )
 
 
-def probe_output(reference: str, function: Callable[..., object], args: tuple[Arg, ...]) -> Spec:
+def check_result_sizes(target: Target, x: Spec, y: Spec) -> None:
+    """Refuse a batch or a dense Jacobian/Hessian too large to generate, given the specs."""
+    ops = set(fitting_operators(x, y) if "all" in target.ops else target.ops)
+    if target.batch:
+        check_size("a batch of tangents", target.batch * max(x.size, y.size),
+                   f"--batch {target.batch} of {x} / {y}")  # fmt: skip
+    if "jacobian" in ops:
+        check_size("the Jacobian", y.size * x.size, f"f(x) {y} by x {x}")
+    if ops & {"hessian"}:
+        check_size("the Hessian", x.size * x.size, f"x {x}, squared")
+
+
+def draw(spec: Spec, rng: np.random.Generator, domain: tuple[float, float] = DOMAIN) -> np.ndarray:
+    """A point of the given spec, uniform in domain (by default DOMAIN)."""
+    return np.asarray(rng.uniform(*domain, size=spec.shape), dtype=spec.dtype)
+
+
+def probe_output(
+    reference: str,
+    function: Callable[..., object],
+    args: tuple[Arg, ...],
+    domain: tuple[float, float] = DOMAIN,
+) -> Spec:
     """Evaluate the function once at a seeded point and read the spec of its output."""
     rng = np.random.default_rng(PROBE_SEED)
-    values = [draw(arg.spec, rng) for arg in args]
+    values = [draw(arg.spec, rng, domain) for arg in args]
     point = ", ".join(f"{arg.name}: {arg.spec}" for arg in args)
+    where = f"uniform in ({domain[0]:g}, {domain[1]:g})"
     try:
         with warnings.catch_warnings(), np.errstate(all="ignore"), precise():
             warnings.simplefilter("ignore")  # a NaN is reported below, with its cause
@@ -235,8 +285,16 @@ def probe_output(reference: str, function: Callable[..., object], args: tuple[Ar
     except Exception as error:
         raise DiffgenError(
             f"{reference} raised {type(error).__name__} at the probe point",
-            f"called with seeded random arguments ({point}) in {DOMAIN} it said: {error}",
-            "make the function accept arrays of these specs (see DESIGN.md, Authoring functions)",
+            f"called with seeded random arguments ({point}) {where} it said: {error}",
+            f"make the function accept arrays of these specs ({AUTHORING}); if it is defined"
+            " only on another interval, pass --domain LO,HI (domain = [LO, HI])",
+        ) from error
+    except SystemExit as error:
+        raise DiffgenError(
+            f"{reference} called sys.exit({error.code!r}) at the probe point",
+            f"diffgen called it with seeded random arguments ({point}) {where}, and the call"
+            " ended the process instead of returning",
+            "raise an exception instead of calling sys.exit inside the function",
         ) from error
     if result.dtype.name not in DTYPES:
         raise DiffgenError(
@@ -247,35 +305,23 @@ def probe_output(reference: str, function: Callable[..., object], args: tuple[Ar
     if not np.all(np.isfinite(result)):
         raise DiffgenError(
             f"{reference} returned NaN or infinity at the probe point",
-            f"called with seeded random arguments ({point}) in {DOMAIN}",
-            "make the function finite on that domain, or shift its inputs inside the function",
+            f"called with seeded random arguments ({point}) {where}",
+            "make the function finite there, or pass --domain LO,HI (domain = [LO, HI]) with an"
+            " interval where it is defined",
         )
     dtype: Dtype = result.dtype.name
     return Spec(dtype, result.shape)
-
-
-def source_sha256(module_name: str, root: Path) -> str:
-    """Hash the source file of the function's module, so that helpers it calls count too.
-
-    Found without importing the module, so that `diffgen check` runs no user code.
-    """
-    with on_sys_path(root):
-        try:
-            found = importlib.util.find_spec(module_name)
-        except (ImportError, ValueError):
-            found = None
-    if found is None or found.origin is None or not Path(found.origin).is_file():
-        raise DiffgenError(
-            f"cannot find the source of module {module_name!r}",
-            f"it is not importable from {root}",
-            "run diffgen from the project root, where the module can be imported",
-        )
-    return hashlib.sha256(Path(found.origin).read_bytes()).hexdigest()
 
 
 def inspect_target(target: Target, root: Path) -> Inspected:
     """Stage 1: from a target to an Inspected function with every spec fixed."""
     module, qualname, function = load_function(target.function, root)
     args = read_specs(target, function)
-    output = probe_output(target.function, function, args)
-    return Inspected(target, module, qualname, args, output, source_sha256(module, root), function)
+    active = next(arg for arg in args if arg.active)
+    if target.batch:  # before the probe: the tangents' size, as far as x decides it
+        check_size("a batch of tangents", target.batch * active.spec.size,
+                   f"--batch {target.batch} of {active.spec}")  # fmt: skip
+    output = probe_output(target.function, function, args, target.points_domain)
+    check_size("the result f(x)", output.size, str(output))
+    check_result_sizes(target, active.spec, output)
+    return Inspected(target, module, qualname, args, output, function)

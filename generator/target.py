@@ -3,9 +3,42 @@
 from __future__ import annotations
 
 import json
+import keyword
+import math
 from dataclasses import asdict, dataclass
 
 from .errors import DiffgenError
+
+#: The interval the probe and the generated tests draw points from, unless a target gives
+#: its own: inside the domain of log, sqrt, asin, acos, atanh and away from the kinks of abs
+#: and maximum at 0.
+DEFAULT_DOMAIN = (0.1, 0.9)
+
+
+def split_reference(reference: str) -> tuple[str, str]:
+    """Split `package.module:qualname`, checking that both halves are dotted identifiers."""
+    module, sep, qualname = reference.partition(":")
+    parts = [*module.split("."), *qualname.split(".")]
+    if not sep or not all(p.isidentifier() and not keyword.iskeyword(p) for p in parts):
+        raise DiffgenError(
+            f"{reference!r} is not a function reference",
+            "a function is named as MODULE:QUALNAME, both dotted Python identifiers",
+            "write it as, for example, examples.rosen:rosen",
+        )
+    return module, qualname
+
+
+def _unique(pairs: tuple[tuple[str, object], ...], option: str) -> None:
+    """Refuse NAME=VALUE pairs that give one name two different values."""
+    seen: dict[str, object] = {}
+    for name, value in pairs:
+        if name in seen and seen[name] != value:
+            raise DiffgenError(
+                f"{option} {name} is given twice, as {seen[name]!r} and {value!r}",
+                "a parameter has one spec and a size one value, fixed at generation time",
+                f"give {option} {name}=... once",
+            )
+        seen[name] = value
 
 
 @dataclass(frozen=True)
@@ -29,6 +62,7 @@ class Target:
     torch_mode: str = "graph"  # torch backends: "graph" (traced aten code) or "eager" (torch.func)
     torch_compile: bool = False  # torch backends: wrap the kernels in torch.compile
     batch: int = 0  # B > 0: also pushforward_batch, pullback_batch, hvp_batch for B tangents
+    domain: tuple[float, float] | None = None  # where points are drawn (None: DEFAULT_DOMAIN)
 
     def __post_init__(self) -> None:
         self._check_torch_options()
@@ -45,6 +79,44 @@ class Target:
                 "it embeds jax.export artifacts, which only the jax backends make",
                 "drop --jax-export (jax_export = true), or use --backend jax:forward or"
                 " jax:reverse",
+            )
+        self._check_ops()
+        _unique(self.args, "--arg")
+        _unique(self.dims, "--dim")
+        for name, size in self.dims:
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise DiffgenError(
+                    f"--dim {name}={size!r} is not a size",
+                    "a named size is the length of an axis, at least 1",
+                    f"pass --dim {name}=N with a positive whole number N",
+                )
+        self._check_domain()
+
+    def _check_ops(self) -> None:
+        if not self.ops:
+            raise DiffgenError(
+                "no operator is given",
+                "--ops (ops) names the operators to generate",
+                "pass --ops gradient,hessian (a comma-separated list) or --ops all",
+            )
+        if "all" in self.ops and len(self.ops) > 1:
+            others = ", ".join(op for op in self.ops if op != "all")
+            raise DiffgenError(
+                f"--ops combines all with {others}",
+                "all already means every operator that fits the function, so the others are"
+                " either redundant or a mistake",
+                "pass --ops all alone, or list the operators you want",
+            )
+
+    def _check_domain(self) -> None:
+        if self.domain is None:
+            return
+        lo, hi = self.domain
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise DiffgenError(
+                f"--domain {lo!r},{hi!r} is not an interval",
+                "points are drawn uniformly from LO to HI, so both must be finite and LO < HI",
+                "pass --domain LO,HI (domain = [LO, HI]), e.g. --domain 1.5,2.5",
             )
 
     def _check_torch_options(self) -> None:
@@ -69,11 +141,17 @@ class Target:
     def func_name(self) -> str:
         return self.function.rpartition(":")[2].rpartition(".")[2]
 
+    @property
+    def points_domain(self) -> tuple[float, float]:
+        """The interval points are drawn from."""
+        return self.domain if self.domain is not None else DEFAULT_DOMAIN
+
     def default_output(self) -> str:
-        """`generated/<func>_<backend>.py`; for a pair across frameworks
-        `generated/<func>_<outer>_over_<backend>.py`, so that it never takes the inner's name."""
+        """`generated/<func>_<backend>.py`; with an outer backend other than the inner one
+        `generated/<func>_<outer>_over_<backend>.py`, so that it never takes the name of the
+        inner backend's own module."""
         name = self.backend
-        if self.outer and self.outer.partition(":")[0] != self.backend.partition(":")[0]:
+        if self.outer and self.outer != self.backend:
             name = f"{self.outer}_over_{self.backend}"
         return f"generated/{self.func_name}_{name.replace(':', '_')}.py"
 
@@ -81,7 +159,9 @@ class Target:
         """A stable text of everything that decides the generated code, for the fingerprint."""
         fields = asdict(self)
         del fields["tests"]
-        for name, default in (("torch_mode", "graph"), ("torch_compile", False), ("batch", 0)):
+        defaults = (("torch_mode", "graph"), ("torch_compile", False), ("batch", 0),
+                    ("domain", None))  # fmt: skip
+        for name, default in defaults:
             if fields[name] == default:  # so that targets without them keep their fingerprints
                 del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))

@@ -149,7 +149,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     batch = max((f.batch for f in plan.functions), default=0)
     points = []
     for _ in range(N_CASES):
-        args = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
+        args = {arg.name: draw(arg.spec, rng, inspected.domain) for arg in inspected.args}
         points.append(Point(args, draw(x_spec, rng), draw(y_spec, rng)))
     if batch:  # drawn after the others, so that modules without batches keep their points
         points = [

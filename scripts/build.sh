@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Quickstart: set up .venv, then regenerate generated/ from the [tool.diffgen] targets.
+# Quickstart: set up .venv with what the examples' targets need (jax, torch, jaxtyping), then
+# regenerate the stale files of generated/ from the [tool.diffgen] targets and check them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh examples

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project
+from generator.backends import base
+from tests.conftest import REPO, Project
 
 Run = Callable[..., tuple[int, str, str]]
 
@@ -201,5 +202,10 @@ def test_missing_library(
 
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     argv = ["generate", project.ref("rosen"), "--arg", "x=float64[3]", "--ops", "hvp", *extra]
+    # run from a clone (as here): install the extra into the clone, pinned
     assert_refused(diffgen, project, argv, f"needs {library}, which is not installed",
-                   f"pip install 'diffgen[{library}]'")  # fmt: skip
+                   f"install it: pip install -c constraints.txt -e '.[{library}]' in your"
+                   f" diffgen clone {REPO}")  # fmt: skip
+    # run from an installed wheel: install the extra from the package index
+    monkeypatch.setattr(base, "source_checkout", lambda: None)
+    assert_refused(diffgen, project, argv, f"install it: pip install 'diffgen[{library}]' (")

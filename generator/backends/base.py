@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import DiffgenError
@@ -50,13 +52,29 @@ def result_targets(names: Sequence[str], computed: Sequence[str]) -> str:
     return ", ".join(f"_{q}" if q in names else "_" for q in computed)
 
 
+def source_checkout() -> Path | None:
+    """The clone diffgen runs from (an editable install), or None for an installed wheel."""
+    top = Path(__file__).resolve().parents[2]
+    found = (top / "constraints.txt").is_file() and (top / "pyproject.toml").is_file()
+    return top if found else None
+
+
+def install_hint(install: str) -> str:
+    """How to install an extra (`'diffgen[jax]' (jax==0.10.2)`), from a clone or a wheel."""
+    extra = re.search(r"diffgen\[(\w+)\]", install)
+    clone = source_checkout()
+    if extra is None or clone is None:
+        return f"pip install {install}"
+    return f"pip install -c constraints.txt -e '.[{extra[1]}]' in your diffgen clone {clone}"
+
+
 def require(module: str, backend: str, how: str, install: str) -> None:
     """Refuse a backend whose library is not installed, saying how to install it."""
     if importlib.util.find_spec(module) is None:
         raise DiffgenError(
             f"{backend} needs {module}, which is not installed",
             f"the {module} backends {how} at generation time",
-            f"install it: pip install {install}",
+            f"install it: {install_hint(install)}",
         )
 
 
