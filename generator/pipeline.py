@@ -41,7 +41,12 @@ def user_exits(target: Target) -> Iterator[None]:
 
 
 def refuse_idle_outer(target: Target, operators: tuple[str, ...]) -> None:
-    if target.outer is not None and all(OPERATORS[op].order == 1 for op in operators):
+    """Refuse an --outer other than --backend with listed operators that are all first order
+    (with --ops all, an outer applies to whichever second-order operators fit, possibly none;
+    an outer equal to the backend is the default and changes nothing)."""
+    if "all" in target.ops or target.outer in (None, target.backend):
+        return
+    if all(OPERATORS[op].order == 1 for op in operators):
         raise DiffgenError(
             f"--outer {target.outer} has nothing to do",
             f"the outer backend computes second-order operators, and {', '.join(operators)}"
