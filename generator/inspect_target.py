@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DiffgenError
+from .fingerprint import function_digest
 from .operators import fitting_operators
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import DEFAULT_DOMAIN, Target, split_reference
@@ -49,6 +50,8 @@ class Inspected:
     args: tuple[Arg, ...]
     output: Spec
     function: Callable[..., object] = field(compare=False, repr=False)
+    #: A digest of the function's own source and what it uses in its module (fingerprint.py).
+    source_digest: str = ""
 
     @property
     def active(self) -> Arg:
@@ -324,4 +327,5 @@ def inspect_target(target: Target, root: Path) -> Inspected:
     output = probe_output(target.function, function, args, target.points_domain)
     check_size("the result f(x)", output.size, str(output))
     check_result_sizes(target, active.spec, output)
-    return Inspected(target, module, qualname, args, output, function)
+    digest = function_digest(target.function, root)
+    return Inspected(target, module, qualname, args, output, function, digest)

@@ -263,7 +263,7 @@ def _export(kernel: Callable[..., Any], *specs: Any) -> bytes:
 def target_digest(inspected: Inspected) -> str:
     """What binds --jax-export artifacts to their target: a digest of the target's definition
     and its function's source, in each artifact's name and in the module."""
-    text = f"{inspected.target.canonical()}\n{inspected.source_sha256}"
+    text = f"{inspected.target.canonical()}\n{inspected.source_digest}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
