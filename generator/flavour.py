@@ -68,7 +68,7 @@ FLAVOURS: dict[str, Flavour] = {
         checked="jax.Array | npt.NDArray[{dtype}]",
         scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
         writes_out=False,
-        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
+        stdlib=(("sys", "modules"), ("typing", "Any"), ("typing", "TypeVar")),
     ),
     "torch": Flavour(
         name="torch",

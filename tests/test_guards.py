@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 
 from generator import cli
+from generator.bench import load
 from generator.target import Target
 from tests.conftest import Project, run_generated_tests
 from tests.test_bad_input import assert_refused
@@ -44,14 +42,6 @@ def log_shifted(x):
 def vector(x):
     return x * 2.0
 """
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def user_module(project: Project, name: str = "exiting", at_import: bool = False) -> str:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,26 +24,41 @@ SHAPE = "The shape of each argument is fixed when diffgen generates the module; 
 MASK = "got a masked array. The operators would ignore its mask;"
 
 
+@contextmanager
+def scaled_module(backend: str, root: Path) -> Iterator[types.ModuleType]:
+    """`scaled` generated for one backend (jacobian only), imported from its text."""
+    import sys
+
+    name = f"inputs_{backend.replace(':', '_')}"
+    (root / f"{name}.py").write_text(SOURCE)
+    sys.path.insert(0, str(root))
+    target = Target(f"{name}:scaled", args=(("x", "float64[3]"), ("A", "float64[2,3]"),
+                    ("s", "float64[]")), ops=("jacobian",), backend=backend, tests=False,
+                    output="generated/scaled.py")  # fmt: skip
+    try:
+        (file,) = generate(target, root)
+        generated = types.ModuleType("scaled")
+        exec(compile(file.text, str(root / "generated/scaled.py"), "exec"), generated.__dict__)
+        yield generated
+    finally:
+        sys.path.remove(str(root))
+        sys.modules.pop(name, None)
+
+
 @pytest.fixture(scope="module", params=["finitediff", "torch:reverse"])
 def module(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[types.ModuleType]:
     """`scaled` generated for a numpy and a torch module (jacobian only)."""
-    import sys
+    with scaled_module(request.param, tmp_path_factory.mktemp("inputs")) as generated:
+        yield generated
 
-    root = tmp_path_factory.mktemp("inputs")
-    name = f"inputs_{request.param.replace(':', '_')}"
-    (root / f"{name}.py").write_text(SOURCE)
-    sys.path.insert(0, str(root))
-    target = Target(f"{name}:scaled", args=(("x", "float64[3]"), ("A", "float64[2,3]"),
-                    ("s", "float64[]")), ops=("jacobian",), backend=request.param, tests=False,
-                    output="generated/scaled.py")  # fmt: skip
-    (file,) = generate(target, root)
-    generated = types.ModuleType("scaled")
-    exec(compile(file.text, str(root / "generated/scaled.py"), "exec"), generated.__dict__)
-    yield generated
-    sys.path.remove(str(root))
-    sys.modules.pop(name, None)
+
+@pytest.fixture(scope="module")
+def jax_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[types.ModuleType]:
+    """`scaled` generated for a jax module (jacobian only)."""
+    with scaled_module("jax:reverse", tmp_path_factory.mktemp("inputs")) as generated:
+        yield generated
 
 
 def call(module: types.ModuleType, **wrong: Any) -> str:
@@ -97,6 +114,15 @@ def test_a_dtype_mismatch_says_to_convert(
 
 @pytest.mark.parametrize("name", ["x", "A", "s"])
 def test_masked_arrays_are_refused_naming_the_argument(module: types.ModuleType, name: str) -> None:
+    assert_refuses_masked(module, name)
+
+
+@pytest.mark.parametrize("name", ["x", "A", "s"])
+def test_jax_modules_refuse_masked_arrays_too(jax_module: types.ModuleType, name: str) -> None:
+    assert_refuses_masked(jax_module, name)
+
+
+def assert_refuses_masked(module: types.ModuleType, name: str) -> None:
     value = {"x": X, "A": A, "s": np.asarray(S)}[name]
     masked = np.ma.masked_array(value, mask=np.zeros(value.shape, dtype=bool))
     message = call(module, **{name: masked})
