@@ -57,7 +57,7 @@ FLAVOURS: dict[str, Flavour] = {
         checked="npt.NDArray[{dtype}]",
         scalar_results=True,
         writes_out=True,
-        stdlib=(("sys", "modules"), ("typing", "Any"), ("typing", "TypeVar")),
+        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
     ),
     "jax": Flavour(
         name="jax",
@@ -68,7 +68,7 @@ FLAVOURS: dict[str, Flavour] = {
         checked="jax.Array | npt.NDArray[{dtype}]",
         scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
         writes_out=False,
-        stdlib=(("sys", "modules"), ("typing", "Any"), ("typing", "TypeVar")),
+        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
     ),
     "torch": Flavour(
         name="torch",
@@ -79,6 +79,6 @@ FLAVOURS: dict[str, Flavour] = {
         checked="torch.Tensor",
         scalar_results=False,  # 0-d results are 0-d tensors: one return type
         writes_out=True,
-        stdlib=(("sys", "modules"),),
+        stdlib=(),
     ),
 }

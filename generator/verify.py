@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
+from .errors import DiffgenError
 from .inspect_target import Inspected, draw
 from .operators import OPERATORS
 from .plan import FunctionPlan, ModulePlan
@@ -162,9 +163,12 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     fit = max(1, min(N_CASES, MAX_LITERALS // max(per_point, 1)))
     # the value sets the scale of every tolerance, also when no operator returns it (hvp alone)
     batch_ops = tuple(f.operator for f in plan.functions if f.batch)
-    found = references(
-        inspected, tuple(dict.fromkeys(("value", *quantities))), points[:fit], batch_ops
-    )
+    try:
+        found = references(
+            inspected, tuple(dict.fromkeys(("value", *quantities))), points[:fit], batch_ops
+        )
+    except DiffgenError as failure:  # said of the masked arguments: in the user's names
+        raise (failure if plan.names is None else plan.names.error(failure)) from failure
     packed = per_point > 64
     indent = 8 if packed else 0
     cases = []

@@ -167,7 +167,7 @@ def test_plausible_and_internal_names_are_legal_in_every_backend(
         ops=OPS,
         backend=backend,
         outer=outer,
-        output="generated/many.py",
+        output="generated/many_names.py",
         batch=2,
     )
     module_file, test_file = generate(target, project.root)
@@ -248,10 +248,10 @@ def test_out_parameters_move_out_of_the_way(diffgen: Run, project: Project) -> N
         "--backend",
         "finitediff",
         "-o",
-        "generated/outs.py",
+        "generated/outs_finitediff.py",
     )
     assert code == 0, err
-    module = load(project.root / "generated/outs.py")
+    module = load(project.root / "generated/outs_finitediff.py")
     x, buffer = np.array([0.3, 0.5, 0.7]), np.empty(3)
     assert module.gradient(x, 2.0, 1.0, out_=buffer) is buffer
     np.testing.assert_allclose(buffer, 4.0 * x, rtol=1e-8)
@@ -271,7 +271,7 @@ def test_a_torch_argument_named_torch(project: Project) -> None:
         ops=OPS,
         backend="torch:forward",
         batch=2,
-        output="generated/shadows.py",
+        output="generated/shadows_torch.py",
     )
     module_file, _ = generate(target, project.root)
     check_values(load(module_file.path, module_file.text), names, batch=2)
