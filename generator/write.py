@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import re
@@ -133,11 +134,7 @@ def umask() -> int:
 
 def leftovers(path: Path) -> list[Path]:
     """Temporary files of earlier writes of `path` that were killed before their rename."""
-    return sorted(path.parent.glob(f".{glob_escape(path.name)}.*.tmp"))
-
-
-def glob_escape(name: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", name)
+    return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
 
 
 def write_error(path: Path, error: OSError) -> DiffgenError:
