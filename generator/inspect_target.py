@@ -20,8 +20,6 @@ from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import DEFAULT_DOMAIN, Target, split_reference
 from .x64 import precise
 
-#: Points are drawn uniformly from this interval unless a target gives its own `domain`.
-DOMAIN = DEFAULT_DOMAIN
 PROBE_SEED = 20_240_917
 #: The most entries of one argument, result, batch of tangents or dense Jacobian/Hessian
 #: diffgen generates code for: 10 million (80 MB in float64). The operators are specialized to
@@ -265,8 +263,10 @@ def check_result_sizes(target: Target, x: Spec, y: Spec) -> None:
         check_size("the Hessian", x.size * x.size, f"x {x}, squared")
 
 
-def draw(spec: Spec, rng: np.random.Generator, domain: tuple[float, float] = DOMAIN) -> np.ndarray:
-    """A point of the given spec, uniform in domain (by default DOMAIN)."""
+def draw(
+    spec: Spec, rng: np.random.Generator, domain: tuple[float, float] = DEFAULT_DOMAIN
+) -> np.ndarray:
+    """A point of the given spec, uniform in domain (by default target.DEFAULT_DOMAIN)."""
     return np.asarray(rng.uniform(*domain, size=spec.shape), dtype=spec.dtype)
 
 
@@ -274,7 +274,7 @@ def probe_output(
     reference: str,
     function: Callable[..., object],
     args: tuple[Arg, ...],
-    domain: tuple[float, float] = DOMAIN,
+    domain: tuple[float, float] = DEFAULT_DOMAIN,
 ) -> Spec:
     """Evaluate the function once at a seeded point and read the spec of its output."""
     rng = np.random.default_rng(PROBE_SEED)
