@@ -11,7 +11,7 @@ import pytest
 
 from generator import bench as bench_module
 from generator.backends.finitediff import FiniteDiff
-from generator.backends.jax_backend import JaxBackend
+from generator.backends.jax.backend import JaxBackend
 from generator.backends.sympy_backend import Sympy
 from generator.bench import Candidate, Measured, bench, table
 from generator.target import Target

@@ -15,7 +15,7 @@ import pytest
 import torch
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
-from generator import torch_calls
+from generator.backends.torch import calls as torch_calls
 from generator.pipeline import generate, generate_and_write
 from generator.target import Target
 from tests.conftest import REPO, Project, run_blocked, run_generated_tests

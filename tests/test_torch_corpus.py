@@ -26,7 +26,7 @@ import pytest
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from generator import torch_graph
+from generator.backends.torch import graph as torch_graph
 from generator.bench import load
 from generator.errors import DiffgenError
 from generator.pipeline import generate

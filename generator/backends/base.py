@@ -47,11 +47,6 @@ AD_ERROR = ErrorModel(
 )
 
 
-def result_targets(names: Sequence[str], computed: Sequence[str]) -> str:
-    """`_value, _gradient` or `_, _gradient`: the locals an AD helper's results go to."""
-    return ", ".join(f"_{q}" if q in names else "_" for q in computed)
-
-
 def source_checkout() -> Path | None:
     """The clone diffgen runs from (an editable install), or None for an installed wheel."""
     top = Path(__file__).resolve().parents[2]
@@ -76,28 +71,6 @@ def require(module: str, backend: str, how: str, install: str) -> None:
             f"the {module} backends {how} at generation time",
             f"install it: {install_hint(install)}",
         )
-
-
-def vmapped(fn: FunctionPlan) -> tuple[str, str]:
-    """For `<op>_batch(x, tangents, *constants)`: the axes to map (the tangents' leading axis
-    only: "None, 0, None") and the arguments ("x, dxs, A"), for jax.vmap or torch.func.vmap."""
-    axes = ", ".join("0" if i == 1 else "None" for i in range(len(fn.params)))
-    return axes, ", ".join(p.name for p in fn.params)
-
-
-def annotation(count: int, array: str) -> str:
-    """The return annotation of a kernel with `count` results of this array type."""
-    return array if count == 1 else f"tuple[{', '.join([array] * count)}]"
-
-
-def helper_closure(helpers: set[str], table: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """The helpers and those they call (`table`: each helper's callees, in the template's order
-    of definition, callees first), in that order."""
-    needed = set(helpers)
-    for name in reversed(table):
-        if name in needed:
-            needed.update(table[name])
-    return tuple(name for name in table if name in needed)
 
 
 @dataclass(frozen=True)

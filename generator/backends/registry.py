@@ -50,10 +50,10 @@ def load(name: str) -> Backend:
 
         return Sympy()
     if name.startswith("jax:"):
-        from .jax_backend import BACKENDS as JAX
+        from .jax.backend import BACKENDS as JAX
 
         return next(b for b in JAX if b.name == name)
-    from .torch_backend import BACKENDS as TORCH
+    from .torch.backend import BACKENDS as TORCH
 
     return next(b for b in TORCH if b.name == name)
 

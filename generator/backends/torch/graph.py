@@ -20,7 +20,7 @@ Printing (GraphPrinter) names temporaries after their operation in graph order (
 the text depends on nothing but the graph; writes each device argument of a factory call as
 the device of the first argument (`_device`); turns captured tensors into module constants,
 moved to that device where they are used; and calls operations through the public torch API
-where it computes exactly the same operation (torch_calls.py), else as `torch.ops.aten`.
+where it computes exactly the same operation (calls.py), else as `torch.ops.aten`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from torch.fx import Graph, GraphModule, Node
 from torch.fx.experimental.proxy_tensor import make_fx
 from torch.fx.node import Argument
 
-from .torch_calls import public_call
+from .calls import public_call
 
 aten = torch.ops.aten
 

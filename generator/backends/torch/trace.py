@@ -15,14 +15,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DiffgenError
+from ...errors import DiffgenError
+from ..ad import rendered_kernels
 
 if TYPE_CHECKING:
     import torch
 
-    from ..inspect_target import Inspected
-    from ..spec import Spec
-    from .torch_backend import Kernel, TorchPlan
+    from ...inspect_target import Inspected
+    from ...spec import Spec
+    from .backend import TorchKernel, TorchPlan
 
 
 def where(inspected: Inspected, error: Exception) -> str:
@@ -82,22 +83,8 @@ def traced_error(inspected: Inspected, kernel: str, error: Exception, eager: boo
     )
 
 
-#: Renders the composition alone, to trace (graph mode) or try (eager mode) it here: an eager
-#: module runs the same `composed` macro, so both modes compute the same compositions.
-COMPOSED = """{%- import "torch.py.jinja" as backend -%}
-from __future__ import annotations
-
-from collections.abc import Callable
-from typing import Any, cast
-
-import numpy as np
-import numpy.typing as npt
-import torch
-
-{{ plan.source }}
-
-{{ backend.composed(plan) }}
-"""
+#: The template that renders the compositions alone, to trace (graph mode) or try (eager mode).
+KERNELS = "torch_kernels.py.jinja"
 
 
 @contextmanager
@@ -109,22 +96,12 @@ def quiet_torch() -> Iterator[None]:
         yield
 
 
-def composed_kernels(plan: TorchPlan, inspected: Inspected) -> dict[str, Any]:
-    """The kernels as functions: the composition rendered and run with the user's function."""
-    from ..render import environment  # render imports plan, which imports the backends
-
-    source = environment().from_string(COMPOSED).render(plan=plan)
-    namespace: dict[str, Any] = {"_FUNCTION": inspected.function, "__name__": "diffgen_kernels"}
-    exec(compile(source, "<diffgen torch kernels>", "exec"), namespace)  # our own template's code
-    return namespace
-
-
 def examples(specs: dict[str, Spec], names: Sequence[str]) -> list[torch.Tensor]:
     """Seeded arguments, to trace a kernel and to check its printed graph on."""
     import numpy as np
     import torch
 
-    from ..inspect_target import PROBE_SEED, draw
+    from ...inspect_target import PROBE_SEED, draw
 
     rng = np.random.default_rng(PROBE_SEED)
     points = {name: torch.as_tensor(draw(spec, rng)) for name, spec in specs.items()}
@@ -152,7 +129,7 @@ def same(found: object, expected: object) -> bool:
 
 
 def run_printed(
-    kernel: Kernel,
+    kernel: TorchKernel,
     lines: Sequence[str],
     constants: Iterable[tuple[str, str, str]],
     arguments: Sequence[torch.Tensor],
@@ -177,9 +154,9 @@ def printed_graphs(
     Where the public calls differ, the graph is printed with torch.ops.aten calls instead.
     """
 
-    from .. import torch_graph
+    from . import graph as torch_graph
 
-    functions = composed_kernels(plan, inspected)
+    functions = rendered_kernels(KERNELS, plan, inspected, {})
     try:
         if not plan.over:  # a foreign inner's printed code has no control flow
             torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
@@ -246,7 +223,7 @@ def printed_graphs(
 def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None:
     """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here,
     and check its second derivatives against reverse over reverse."""
-    functions = composed_kernels(plan, inspected)
+    functions = rendered_kernels(KERNELS, plan, inspected, {})
     for k in plan.kernels:
         arguments = examples(specs, k.params)
         try:
@@ -280,7 +257,7 @@ def cross_check(
     plan: TorchPlan,
     inspected: Inspected,
     functions: dict[str, Any],
-    k: Kernel,
+    k: TorchKernel,
     computed: Sequence[torch.Tensor],
     arguments: Sequence[torch.Tensor],
 ) -> None:

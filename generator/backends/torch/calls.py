@@ -12,7 +12,7 @@ spends most of its time in such call overhead. Two kinds of translation are used
 
 Whether a translation computes the same values is not left to this table alone: diffgen runs
 every printed graph at generation time and falls back to `torch.ops.aten` calls for a graph
-whose public version differs from the traced graph in a single bit (torch_trace.py).
+whose public version differs from the traced graph in a single bit (trace.py).
 """
 
 from __future__ import annotations

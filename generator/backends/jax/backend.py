@@ -1,0 +1,278 @@
+"""The jax backends `jax:forward` (JVP-based) and `jax:reverse` (VJP-based).
+
+Each operator function of a module gets a kernel composed by the AD algebra (backends/ad.py,
+templates/ad.py.jinja) in jax's spellings. The module compiles each kernel once at import
+(`jax.jit(kernel).lower(*specs).compile()`) with jax's x64 mode on in that scope only. With
+`--jax-export` the kernels are traced here instead, exported (`jax.export`, lowered for cpu and
+cuda) and embedded as serialized artifacts, so that the module imports neither the user's module
+nor diffgen (export.py). jax itself is imported only when a jax target is generated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ...spec import Spec
+from ..ad import SPELLINGS, ADPlan, Kernel, compose, extend
+from ..base import AD_ERROR, BackendPlan, require
+from .export import EXPORT_PLATFORMS, target_digest, traced
+
+if TYPE_CHECKING:
+    from ...inspect_target import Inspected
+    from ...plan import FunctionPlan
+
+
+@dataclass(frozen=True)
+class JaxKernel(Kernel):
+    """A kernel and the compiled operator made from it, with the argument checks of its call."""
+
+    constant: str = ""  # the compiled operator: "_VALUE_AND_GRADIENT"
+    checks: tuple[str, ...] = ()  # per parameter: (name, value, spec, shape, dtype) for _refuse
+    outs: str = "()"  # the results' ((shape, dtype), ...) literal, checked against an artifact
+
+    @property
+    def specs(self) -> tuple[tuple[str, str], ...]:
+        """(parameter, its ShapeDtypeStruct constant)."""
+        return tuple((name, spec_name(name)) for name in self.params)
+
+    @property
+    def spec_args(self) -> str:
+        return ", ".join(spec for _, spec in self.specs)
+
+    @property
+    def export_constant(self) -> str:
+        return f"{self.constant}_EXPORTED"
+
+    @property
+    def traced_constant(self) -> str:
+        """The jitted kernel that tracers (the caller's jit, vmap or grad) go to."""
+        return f"{self.constant}_TRACED"
+
+    @property
+    def kernel_constant(self) -> str:
+        """With --jax-export: the deserialized artifact's call, checked at import."""
+        return f"{self.constant}_KERNEL"
+
+
+@dataclass(frozen=True)
+class JaxPlan(ADPlan):
+    """The jax backends' plan: the kernels and argument specs; with --jax-export, artifacts."""
+
+    export: bool = False
+    specs: tuple[tuple[str, Spec], ...] = ()  # (ShapeDtypeStruct constant, spec) by argument
+    kernels: tuple[JaxKernel, ...] = ()
+
+    def kernel(self, function: str) -> JaxKernel:
+        return next(k for k in self.kernels if k.function == function)
+
+
+def spec_name(param: str) -> str:
+    return f"_SPEC_{param}"
+
+
+class JaxBackend:
+    """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
+
+    flavour = "jax"
+    dialects: tuple[str, ...] = ("jax",)
+    operators: tuple[str, ...] = (
+        "pushforward", "pullback", "derivative", "gradient", "jacobian",
+        "second_derivative", "hvp", "hessian",
+    )  # fmt: skip
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.name = f"jax:{mode}"
+        how = "JVPs (jax.jvp, jacfwd)" if mode == "forward" else "VJPs (jax.vjp, grad, jacrev)"
+        self.summary = f"jax in {mode} mode: {how}, each operator compiled once at import"
+
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
+        return self.planned(inspected, functions, outer)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """The second-order kernels over a foreign inner's private functions (sympy's, printed
+        as jax code), compiled at import like the others; the module is the inner's numpy one.
+        (--jax-export is refused with a foreign inner by Target: only jax inners export.)"""
+        second = tuple(f for f in functions if f.order == 2)
+        return self.planned(inspected, second, self.name, over=inner, source=source)
+
+    def planned(
+        self,
+        inspected: Inspected,
+        functions: tuple[FunctionPlan, ...],
+        outer: str,
+        over: str = "",
+        source: str = "",
+    ) -> JaxPlan:
+        """The plan of these functions' kernels; `over` a foreign inner, whose private functions
+        (`source`) the second-order kernels differentiate instead of jax's own inner ones."""
+        require("jax", self.name, "trace every kernel", "'diffgen[jax]' (jax==0.10.2)")
+        export = inspected.target.jax_export  # the one option of the jax backends
+        ad = SPELLINGS["jax"]
+        composed = compose(functions, self.name, outer, ad, over)
+        args = {p.name: p for fn in functions for p in fn.params}
+        if over:
+            imports: tuple[str, ...] = ("import jax", "import jax.numpy as jnp")
+        elif export:
+            imports = ()
+        else:
+            imports = ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
+        plan = JaxPlan(
+            template="jax.py.jinja",
+            stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
+            + ((("base64", "b64decode"),) if export else (("typing", "cast"),)),
+            imports=imports,
+            constants=(),
+            helpers=composed.helpers,
+            description=(
+                over_description(self.name, over)
+                if over
+                else description(self.name, outer, bool(composed.inner), export)
+            ),
+            error=AD_ERROR,
+            ad=ad,
+            backend=self.name,
+            outer=outer,
+            y_spec=str(inspected.output),
+            y_dtype=ad.dtype(inspected.output.dtype),
+            params=composed.params,
+            call_args=", ".join(arg.name for arg in inspected.args),
+            inner=composed.inner,
+            kernels=tuple(kernel(k, fn) for k, fn in zip(composed.kernels, functions, strict=True)),
+            over=over,
+            source=source,
+            export=export,
+            specs=tuple((spec_name(name), p.spec) for name, p in args.items()),
+        )
+        blobs = traced(plan, inspected)
+        digest = (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
+        artifacts = tuple(
+            (k.export_constant, blobs[k.name], f"{k.function}: a serialized jax.export artifact")
+            for k in plan.kernels
+            if export
+        )
+        specs = tuple(
+            (spec_name(name), f"_spec({p.shape}, {p.dtype})", f"{name}: {p.spec}")
+            for name, p in args.items()
+        )
+        calls = tuple(
+            (
+                k.kernel_constant,
+                f'_exported({k.export_constant}, "{k.name}", ({k.spec_args},), {k.outs})',
+                f"{k.function}: the artifact's call, checked against this target",
+            )
+            for k in plan.kernels
+            if export
+        )
+        compiled = tuple(
+            constant
+            for k in plan.kernels
+            for constant in (
+                (
+                    k.constant,
+                    f"_compiled({k.kernel_constant if export else k.name}, {k.spec_args})",
+                    f"{k.function}, compiled for its specs",
+                ),
+                (
+                    k.traced_constant,
+                    f"jax.jit({k.kernel_constant if export else k.name})",
+                    f"{k.function} for tracers: inside the caller's jax.jit{TRACED_LIMIT[export]}",
+                ),
+            )
+        )
+        return replace(plan, constants=digest + artifacts + specs + calls + compiled)
+
+
+def kernel(composed: Kernel, fn: FunctionPlan) -> JaxKernel:
+    """The kernel of one operator function, its compiled constant and its argument checks."""
+    return extend(
+        JaxKernel,
+        composed,
+        constant=f"_{fn.name.lstrip('_').upper()}",
+        checks=tuple(
+            f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
+        ),
+        outs=literal(tuple(f"({r.shape}, {r.dtype})" for r in fn.results)),
+    )
+
+
+def literal(items: tuple[str, ...]) -> str:
+    """A tuple literal of these expressions: "(a,)", "(a, b)"."""
+    return f"({items[0]},)" if len(items) == 1 else f"({', '.join(items)})"
+
+
+def description(backend: str, outer: str, second: bool, export: bool) -> str:
+    """The paragraph of the module docstring on how the module computes and compiles."""
+    order = f" and, for second order, {outer} over {backend}" if second else ""
+    how = (
+        f"Computed by {backend}{order}; each operator is a kernel traced, lowered and compiled"
+        " once at import for the specs (jax.jit(kernel).lower(*specs).compile()), so calling"
+        " it never traces or compiles again."
+    )
+    if export:
+        how += (
+            " The kernels are embedded as serialized jax.export artifacts lowered for"
+            f" {' and '.join(EXPORT_PLATFORMS)}: this module imports neither the user's module"
+            " nor diffgen, only jax and numpy."
+        )
+    return how + " " + X64 + " " + COMPOSES[export] + " " + IMMUTABLE
+
+
+#: The comment on the constant that binds --jax-export artifacts to their target.
+TARGET_COMMENT = (
+    "The target the artifacts were exported for: a digest of its definition and its function's"
+    " source, also in each artifact's name"
+)
+
+#: The transformations of the caller a module's operators compose with, by --jax-export.
+TRACED_LIMIT = {False: ", vmap or grad", True: " (an artifact has no vmap or grad rule)"}
+
+#: Why jax modules take no `out=`.
+IMMUTABLE = (
+    "jax arrays are immutable: the operators return new arrays and take no out= (numpy and"
+    " torch modules do)."
+)
+
+
+def over_description(outer: str, inner: str) -> str:
+    """The paragraph of the module docstring on second order over a foreign inner."""
+    return (
+        f"Second order: {outer} over {inner}. The private _inner_* functions are the {inner}"
+        f" derivatives printed as jax code; {outer} differentiates them in kernels traced,"
+        " lowered and compiled once at import for the specs, in jax's x64 mode in that scope"
+        " only (thread-local). Their results are returned as numpy arrays, like the"
+        " first-order operators'."
+    )
+
+
+#: What every jax module's docstring says about float64.
+X64 = (
+    "x64: the module compiles with jax's x64 mode switched on in that scope only"
+    " (jax.enable_x64, thread-local); it never changes the importing program's jax"
+    " configuration. Float64 results are float64 jax.Arrays whether x64 is on or off; with"
+    " x64 off, numpy float64 arguments go to the compiled operator inside such a scope, so"
+    " they are not truncated to float32 (but jax code of the caller that computes with the"
+    " results while x64 is off does so in float32)."
+)
+
+#: What a module's docstring says about calls inside the caller's transformations.
+COMPOSES = {
+    False: (
+        "Inside the caller's jax.jit, jax.vmap or jax.grad (tracers as arguments) an operator"
+        " calls its kernel jitted instead of the compiled executable, so it composes with them;"
+        " the tracers must have the specs' shapes and dtypes (float64 needs x64 on there)."
+    ),
+    True: (
+        "Inside the caller's jax.jit (tracers as arguments) an operator calls its artifact"
+        " jitted, so it composes with jit; not with jax.vmap or jax.grad, which fail with"
+        " jax's NotImplementedError or ValueError: a jax.export artifact has no batching rule"
+        " and, as serialized here, no VJP (generate without --jax-export for those)."
+    ),
+}
+
+BACKENDS = (JaxBackend("forward"), JaxBackend("reverse"))

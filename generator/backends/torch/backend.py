@@ -1,0 +1,216 @@
+"""The torch backends `torch:forward` (JVP-based) and `torch:reverse` (VJP-based).
+
+Each operator function of a module gets a kernel composed by the AD algebra (backends/ad.py,
+templates/ad.py.jinja) in torch.func's spellings. `--torch-mode graph` (the default) traces each
+kernel here, forward, backward and double backward in one trace, with make_fx (after a trace of
+the function alone on fake tensors has shown that it does not branch on its values), cleans the
+aten graph and writes it into the module as plain Python (graph.py, trace.py): the module imports
+torch and numpy only and runs no autograd. Each printed graph is run here against the traced
+one, bit for bit. `--torch-mode eager` writes the kernels themselves: the module imports the
+user's function and runs torch.func on every call. `--torch-compile` wraps the kernels in
+`torch.compile`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ...errors import DiffgenError
+from ...operators import OPERATORS
+from ..ad import SPELLINGS, ADPlan, Kernel, compose, extend
+from ..base import AD_ERROR, BackendPlan, require
+from .trace import printed_graphs, quiet_torch, tried
+
+if TYPE_CHECKING:
+    from ...inspect_target import Inspected
+    from ...plan import FunctionPlan
+
+
+#: Names the generated code uses, which a parameter must not shadow (besides _-prefixed ones).
+RESERVED = frozenset({"torch", "np", "npt"})
+
+
+@dataclass(frozen=True)
+class TorchKernel(Kernel):
+    """A kernel, how the public function calls it and, in graph mode, its traced graph."""
+
+    call: str = ""  # what the public function calls: the kernel, or its torch.compile'd constant
+    arguments: str = ""  # what the public function passes it: "x, dx", or tensors of numpy arrays
+    graph: tuple[str, ...] = ()  # graph mode: the statements of the traced graph
+    summary: str = ""  # graph mode: one line on the graph, for its docstring
+
+
+@dataclass(frozen=True)
+class TorchPlan(ADPlan):
+    """The torch backends' plan: the kernels, traced (graph mode) or composed (eager mode)."""
+
+    eager: bool = False
+    kernels: tuple[TorchKernel, ...] = ()
+
+    def kernel(self, function: str) -> TorchKernel:
+        return next(k for k in self.kernels if k.function == function)
+
+
+class TorchBackend:
+    """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
+
+    flavour = "torch"
+    dialects: tuple[str, ...] = ("torch",)
+    operators: tuple[str, ...] = tuple(OPERATORS)
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.name = f"torch:{mode}"
+        how = "JVPs (torch.func.jvp, jacfwd)" if mode == "forward" else "VJPs (vjp, grad, jacrev)"
+        self.summary = f"torch in {mode} mode: {how}, traced to aten graphs at generation time"
+
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
+        return self.planned(inspected, functions, outer)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """The second-order kernels over a foreign inner's private functions (sympy's, printed
+        as torch code): traced with them into graphs (or run eagerly over them); the module is
+        the inner's numpy one, so arguments become tensors and results numpy arrays."""
+        second = tuple(f for f in functions if f.order == 2)
+        return self.planned(inspected, second, self.name, over=inner, source=source)
+
+    def planned(
+        self,
+        inspected: Inspected,
+        functions: tuple[FunctionPlan, ...],
+        outer: str,
+        over: str = "",
+        source: str = "",
+    ) -> TorchPlan:
+        """The plan of these functions' kernels; `over` a foreign inner, whose private functions
+        (`source`) the second-order kernels differentiate instead of torch's own inner ones."""
+        target = inspected.target
+        how = "trace (or, in eager mode, run) torch.func"
+        require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
+        eager, compiled = target.torch_mode == "eager", target.torch_compile  # the options
+        ad = SPELLINGS["torch"]
+        composed = compose(functions, self.name, outer, ad, over)
+        clash = [name for name in composed.params if name in RESERVED or name.startswith("_")]
+        if clash:
+            raise DiffgenError(
+                f"parameter {clash[0]!r} of {target.function} clashes with the generated code",
+                "torch modules use the names torch, np and npt, and names starting with _ for"
+                " their temporaries and helpers",
+                f"rename {clash[0]!r} in {target.function}",
+            )
+        specs = {p.name: p.spec for fn in functions for p in fn.params}
+        kernels = tuple(
+            extend(
+                TorchKernel,
+                k,
+                call=f"_{k.function.lstrip('_').upper()}" if compiled else k.name,
+                arguments=", ".join(f"torch.tensor({n})" if over else n for n in k.params),
+            )
+            for k in composed.kernels
+        )
+        if over:
+            how = over_description(self.name, over, eager)
+        else:
+            how = description(self.name, outer, bool(composed.inner), eager, compiled)
+        plan = TorchPlan(
+            template="torch.py.jinja",
+            stdlib=(
+                (("collections.abc", "Callable"), ("typing", "Any"), ("typing", "cast"))
+                if eager
+                else ()
+            ),
+            imports=(
+                ("import torch",) * bool(over)
+                + (f"import {inspected.module} as _user_module",) * (eager and not over)
+            ),
+            constants=(),
+            helpers=composed.helpers,
+            description=how,
+            error=AD_ERROR,
+            results_ready=not over,  # over a numpy module's inner: numpy arrays on return
+            calls_private=eager,
+            ad=ad,
+            backend=self.name,
+            outer=outer,
+            y_spec=str(inspected.output),
+            y_dtype=ad.dtype(inspected.output.dtype),
+            params=composed.params,
+            call_args=", ".join(arg.name for arg in inspected.args),
+            inner=composed.inner,
+            kernels=kernels,
+            over=over,
+            source=source,
+            eager=eager,
+        )
+        tensors: tuple[tuple[str, str, str], ...] = ()
+        with quiet_torch():
+            if eager:
+                tried(plan, inspected, specs)
+            else:
+                plan, tensors = printed_graphs(plan, inspected, specs)
+        wrapped = tuple(
+            (k.call, f"torch.compile({k.name}, fullgraph={not eager}, dynamic=False)",
+             f"{k.function}, compiled by torch.compile on its first call for each device")
+            for k in plan.kernels
+            if compiled
+        )  # fmt: skip
+        return replace(plan, constants=tensors + wrapped)
+
+
+def over_description(outer: str, inner: str, eager: bool) -> str:
+    """The paragraph of the module docstring on second order over a foreign inner."""
+    how = (
+        "run with torch.func on every call (--torch-mode eager)"
+        if eager
+        else "traced with them by diffgen into aten graphs (make_fx), written out below: the"
+        " module runs no autograd"
+    )
+    return (
+        f"Second order: {outer} over {inner}. The {inner} inner derivatives, printed as torch"
+        f" code, are differentiated by {outer} in compositions {how}. Arguments become"
+        " tensors (copies) and results numpy arrays, like the first-order operators'. " + THREADS
+    )
+
+
+def description(backend: str, outer: str, second: bool, eager: bool, compiled: bool) -> str:
+    """The paragraph of the module docstring on how the module computes."""
+    order = f" and, for second order, {outer} over {backend}" if second else ""
+    if eager:
+        how = (
+            f"Computed by {backend}{order} with torch.func on every call (--torch-mode eager):"
+            " this module imports the user's function."
+        )
+    else:
+        how = (
+            f"Computed by {backend}{order}: each operator's torch.func composition was traced"
+            " by diffgen into an aten graph (make_fx), cleaned and written out below, so this"
+            " module runs no autograd and imports neither the user's function nor diffgen."
+            " The graphs were traced on the CPU and run on the device of their first argument:"
+            " every factory call takes that device, and captured tensors are module constants"
+            " moved to it."
+        )
+    if compiled:
+        how += " Each kernel is wrapped in torch.compile, which compiles on its first call."
+    return (
+        how + " Arguments may be torch tensors, numpy arrays (shared with torch.as_tensor) or,"
+        " for 0-d specs, Python floats; results are always torch tensors. " + THREADS
+    )
+
+
+#: The module docstring's sentence on torch's thread pool, measured in the README (torch).
+THREADS = (
+    "Speed depends on torch's intra-op thread count (torch.get_num_threads(), one per core"
+    " by default): on small inputs a busy machine makes the hand-offs between threads cost"
+    " more than the work (measured: an n = 10 Hessian of a logistic loss over a 200 x 10"
+    " data matrix, 0.4-0.5 ms with one thread, 3-5 ms with two, on a loaded 2-core machine)."
+    " This module never changes the setting: call torch.set_num_threads(1) in a program"
+    " that calls it on small inputs."
+)
+
+
+BACKENDS = (TorchBackend("forward"), TorchBackend("reverse"))
