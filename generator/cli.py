@@ -178,8 +178,8 @@ def backends_table() -> str:
 
 def run_bench(args: argparse.Namespace) -> int:
     """Bench MODULE:FUNC with the given specs, or a [tool.diffgen] target by its module name."""
-    from .bench import bench, table
-    from .tune import find_target
+    from .measure.bench import bench, table
+    from .measure.tune import find_target
 
     if ":" in args.function:
         root = Path.cwd()
@@ -237,7 +237,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         return run_bench(args)
     if args.command == "tune":
-        from .tune import tune
+        from .measure.tune import tune
 
         print(tune(args.function, args.config, args.repeat, args.any_flavour))
         return 0

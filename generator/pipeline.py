@@ -8,17 +8,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import __version__
+from .compose import build_plan
 from .config import check_outputs, output_path, target_paths, test_path
 from .errors import DiffgenError
 from .fingerprint import fingerprint
 from .formatting import format_source
 from .inspect_target import inspect_target
 from .operators import OPERATORS
-from .plan import build_plan, resolve_operators
+from .plan import resolve_operators
 from .render import render_module, render_tests
 from .stale import Problem, check, target_problems
 from .target import Target, split_reference
-from .verify import build_test_plan
+from .testplan import build_test_plan
 from .write import GeneratedFile, stamp, write_files
 
 __all__ = ["Problem", "build", "check", "generate", "generate_and_write", "test_path"]

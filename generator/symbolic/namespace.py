@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .symbolic import (
+from .array import (
     BOOL,
     FLOAT64,
     OTHER_BACKENDS,

@@ -27,12 +27,12 @@ import numpy as np
 import numpy.typing as npt
 import sympy
 
-from .budget import tick
-from .errors import DiffgenError
-from .spec import DTYPES, Dtype, Spec
+from ..budget import tick
+from ..errors import DiffgenError
+from ..spec import DTYPES, Dtype, Spec
 
 if TYPE_CHECKING:
-    from .symbolic_namespace import Namespace
+    from .namespace import Namespace
 
 #: A numpy object array of SymPy expressions (Booleans in a bool array).
 Exprs = npt.NDArray[np.object_]
@@ -396,7 +396,7 @@ class SymbolicArray:
         return matrix_transpose(self)
 
     def __array_namespace__(self, /, *, api_version: str | None = None) -> Namespace:
-        from .symbolic_namespace import NAMESPACE  # it builds on this module, so import late
+        from .namespace import NAMESPACE  # it builds on this module, so import late
 
         return NAMESPACE
 
