@@ -613,3 +613,6 @@ NAMESPACE = Namespace(
         **_MEMBERS,
     },
 )
+
+#: Symbolic arrays answer `__array_namespace__` with this namespace, built here on array.py.
+SymbolicArray.namespace = NAMESPACE
