@@ -30,6 +30,14 @@ _OLD_STAMP = re.compile(r"# diffgen-fingerprint: inputs=[0-9a-f]+ content=(?P<co
 
 
 @dataclass(frozen=True)
+class Built:
+    """What `build` did with one file: (re)wrote it, or left it as it was."""
+
+    path: Path
+    wrote: bool
+
+
+@dataclass(frozen=True)
 class GeneratedFile:
     """A file ready to be written: where, and its whole text."""
 

@@ -24,11 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .base import BackendPlan
+from ..model import BackendPlan
+from ..templating import environment
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
+    from ..model import FunctionPlan, Inspected
 
 
 @dataclass(frozen=True)
@@ -321,8 +321,6 @@ def rendered_kernels(
 ) -> dict[str, Any]:
     """The kernels as functions: the template (which renders the composition alone) rendered
     from the plan and run with the user's function and `names`."""
-    from ..render import environment  # render imports plan, which imports the backends
-
     source = environment().get_template(template).render(plan=plan)
     namespace: dict[str, Any] = {"_FUNCTION": inspected.function, "__name__": "diffgen_kernels"}
     namespace.update(names)

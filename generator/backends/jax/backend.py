@@ -10,72 +10,23 @@ nor diffgen (export.py). jax itself is imported only when a jax target is genera
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ...spec import Spec
-from ..ad import SPELLINGS, ADPlan, Kernel, compose, extend
-from ..base import AD_ERROR, BackendPlan, require
+from ...model import BackendPlan
+from ..ad import SPELLINGS, Kernel, compose, extend
+from ..base import AD_ERROR, require
 from .export import EXPORT_PLATFORMS, target_digest, traced
+from .plan import JaxKernel, JaxPlan, spec_name
 
 if TYPE_CHECKING:
-    from ...inspect_target import Inspected
-    from ...plan import FunctionPlan
-
-
-@dataclass(frozen=True)
-class JaxKernel(Kernel):
-    """A kernel and the compiled operator made from it, with the argument checks of its call."""
-
-    constant: str = ""  # the compiled operator: "_VALUE_AND_GRADIENT"
-    checks: tuple[str, ...] = ()  # per parameter: (name, value, spec, shape, dtype) for _refuse
-    outs: str = "()"  # the results' ((shape, dtype), ...) literal, checked against an artifact
-
-    @property
-    def specs(self) -> tuple[tuple[str, str], ...]:
-        """(parameter, its ShapeDtypeStruct constant)."""
-        return tuple((name, spec_name(name)) for name in self.params)
-
-    @property
-    def spec_args(self) -> str:
-        return ", ".join(spec for _, spec in self.specs)
-
-    @property
-    def export_constant(self) -> str:
-        return f"{self.constant}_EXPORTED"
-
-    @property
-    def traced_constant(self) -> str:
-        """The jitted kernel that tracers (the caller's jit, vmap or grad) go to."""
-        return f"{self.constant}_TRACED"
-
-    @property
-    def kernel_constant(self) -> str:
-        """With --jax-export: the deserialized artifact's call, checked at import."""
-        return f"{self.constant}_KERNEL"
-
-
-@dataclass(frozen=True)
-class JaxPlan(ADPlan):
-    """The jax backends' plan: the kernels and argument specs; with --jax-export, artifacts."""
-
-    export: bool = False
-    specs: tuple[tuple[str, Spec], ...] = ()  # (ShapeDtypeStruct constant, spec) by argument
-    kernels: tuple[JaxKernel, ...] = ()
-
-    def kernel(self, function: str) -> JaxKernel:
-        return next(k for k in self.kernels if k.function == function)
-
-
-def spec_name(param: str) -> str:
-    return f"_SPEC_{param}"
+    from ...model import FunctionPlan, Inspected
 
 
 class JaxBackend:
     """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
 
     flavour = "jax"
-    dialects: tuple[str, ...] = ("jax",)
     operators: tuple[str, ...] = (
         "pushforward", "pullback", "derivative", "gradient", "jacobian",
         "second_derivative", "hvp", "hessian",

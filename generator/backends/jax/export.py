@@ -14,8 +14,8 @@ from ...x64 import precise
 from ..ad import rendered_kernels
 
 if TYPE_CHECKING:
-    from ...inspect_target import Inspected
-    from .backend import JaxPlan
+    from ...model import Inspected
+    from .plan import JaxPlan
 
 
 #: The platforms a --jax-export artifact is lowered for: it runs on any of them.

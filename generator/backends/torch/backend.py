@@ -13,50 +13,29 @@ user's function and runs torch.func on every call. `--torch-compile` wraps the k
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ...errors import DiffgenError
+from ...model import BackendPlan
 from ...operators import OPERATORS
-from ..ad import SPELLINGS, ADPlan, Kernel, compose, extend
-from ..base import AD_ERROR, BackendPlan, require
+from ..ad import SPELLINGS, compose, extend
+from ..base import AD_ERROR, require
+from .plan import TorchKernel, TorchPlan
 from .trace import printed_graphs, quiet_torch, tried
 
 if TYPE_CHECKING:
-    from ...inspect_target import Inspected
-    from ...plan import FunctionPlan
+    from ...model import FunctionPlan, Inspected
 
 
 #: Names the generated code uses, which a parameter must not shadow (besides _-prefixed ones).
 RESERVED = frozenset({"torch", "np", "npt"})
 
 
-@dataclass(frozen=True)
-class TorchKernel(Kernel):
-    """A kernel, how the public function calls it and, in graph mode, its traced graph."""
-
-    call: str = ""  # what the public function calls: the kernel, or its torch.compile'd constant
-    arguments: str = ""  # what the public function passes it: "x, dx", or tensors of numpy arrays
-    graph: tuple[str, ...] = ()  # graph mode: the statements of the traced graph
-    summary: str = ""  # graph mode: one line on the graph, for its docstring
-
-
-@dataclass(frozen=True)
-class TorchPlan(ADPlan):
-    """The torch backends' plan: the kernels, traced (graph mode) or composed (eager mode)."""
-
-    eager: bool = False
-    kernels: tuple[TorchKernel, ...] = ()
-
-    def kernel(self, function: str) -> TorchKernel:
-        return next(k for k in self.kernels if k.function == function)
-
-
 class TorchBackend:
     """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
 
     flavour = "torch"
-    dialects: tuple[str, ...] = ("torch",)
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def __init__(self, mode: str) -> None:

@@ -21,9 +21,9 @@ from ..ad import rendered_kernels
 if TYPE_CHECKING:
     import torch
 
-    from ...inspect_target import Inspected
+    from ...model import Inspected
     from ...spec import Spec
-    from .backend import TorchKernel, TorchPlan
+    from .plan import TorchKernel, TorchPlan
 
 
 def where(inspected: Inspected, error: Exception) -> str:
@@ -101,7 +101,7 @@ def examples(specs: dict[str, Spec], names: Sequence[str]) -> list[torch.Tensor]
     import numpy as np
     import torch
 
-    from ...inspect_target import PROBE_SEED, draw
+    from ...model import PROBE_SEED, draw
 
     rng = np.random.default_rng(PROBE_SEED)
     points = {name: torch.as_tensor(draw(spec, rng)) for name, spec in specs.items()}

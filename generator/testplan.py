@@ -15,10 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import DiffgenError
-from .inspect_target import Inspected, draw
+from .expected import REFERENCE_ERROR_FACTOR, Point, references
+from .model import FunctionPlan, Inspected, ModulePlan, draw
 from .operators import OPERATORS
-from .plan import FunctionPlan, ModulePlan
-from .references import REFERENCE_ERROR_FACTOR, Point, references
 
 N_CASES = 3
 TEST_SEED = 20_261_126
