@@ -155,6 +155,7 @@ def printed_graphs(
     """
 
     from . import graph as torch_graph
+    from . import printer
 
     functions = rendered_kernels(KERNELS, plan, inspected, {})
     try:
@@ -181,7 +182,7 @@ def printed_graphs(
             computed = results(whole(*arguments))
             cross_check(plan, inspected, functions, k, computed, arguments)
             traced[k.operator] = (whole, k.results, computed, arguments)
-    constants = torch_graph.Constants()
+    constants = printer.Constants()
     kernels = []
     for k in plan.kernels:
         whole, names, computed, arguments = traced[k.operator]
@@ -192,12 +193,12 @@ def printed_graphs(
         printed = None
         for public in (True, False):
             try:
-                candidate = torch_graph.GraphPrinter(module, k.params, constants, public).print()
-            except torch_graph.CapturedTooLarge as error:
+                candidate = printer.GraphPrinter(module, k.params, constants, public).print()
+            except printer.CapturedTooLarge as error:
                 raise DiffgenError(
                     f"{inspected.target.function} captures a {error}",
                     "captured tensors are written into the module as literals, up to"
-                    f" {torch_graph.MAX_CAPTURED:,} elements",
+                    f" {printer.MAX_CAPTURED:,} elements",
                     "pass the tensor to the function as an argument instead (a constant:"
                     " --arg NAME=SPEC), or use --torch-mode eager",
                 ) from error
