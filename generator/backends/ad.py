@@ -219,10 +219,12 @@ def helper_closure(helpers: set[str]) -> tuple[str, ...]:
 
 
 def bound(fn: str, params: Sequence[str], aux: bool) -> str:
-    """fn as a function of its first parameter alone; with aux, returning (fn(...), ()) as the
-    AD helpers expect of the function they differentiate."""
+    """fn as a function of its first parameter alone (fn itself if it has no other); with aux,
+    returning (fn(...), ()) as the AD helpers expect of the function they differentiate."""
     call = f"{fn}({', '.join(['_z', *params[1:]])})"
-    return f"lambda _z: ({call}, ())" if aux else f"lambda _z: {call}"
+    if aux:
+        return f"lambda _z: ({call}, ())"
+    return f"lambda _z: {call}" if params[1:] else fn
 
 
 def steps(
