@@ -1,5 +1,8 @@
-"""Generation-time work of the jax backends: trace every kernel, and for --jax-export lower,
-export and serialize it, with source locations that do not depend on the checkout."""
+"""Generation-time work of the jax backends: trace every kernel; for --jax-export, export it.
+
+An exported kernel is lowered, serialized and embedded as base64, with source locations that do
+not depend on the checkout.
+"""
 
 from __future__ import annotations
 

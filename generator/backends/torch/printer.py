@@ -1,5 +1,7 @@
-"""Print a cleaned aten graph as the statements of a typed Python function, with its captured
-tensors as module constants (see graph.py for what printing names and writes, and why)."""
+"""Print a cleaned aten graph as a typed Python function body, captured tensors as constants.
+
+See graph.py for what printing names and writes, and why.
+"""
 
 from __future__ import annotations
 
