@@ -114,6 +114,13 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "gradient_reverse": (),
 }
 
+#: The helpers that call typing's `cast`, and those that call the framework's array module
+#: (`jnp.zeros_like`, ...): a module imports each only where one of its helpers calls it.
+CASTS = frozenset(
+    {"pushforward_forward", "pushforward_reverse", "pullback_forward", "pullback_reverse"}
+)
+ARRAYS = frozenset({"pushforward_reverse", "pullback_forward", "derivative_forward"})
+
 #: The helper that differentiates the inner gradient along dx to give an hvp, per outer mode:
 #: a JVP of the gradient (forward), or its VJP (reverse), equal because the Hessian is symmetric.
 HVP = {"forward": "pushforward_forward", "reverse": "pullback_reverse"}
@@ -275,6 +282,16 @@ class Composition:
     helpers: tuple[str, ...]
     inner: tuple[Inner, ...]
     params: tuple[str, ...]
+
+    @property
+    def casts(self) -> bool:
+        """Whether a helper calls `cast` (typing)."""
+        return bool(CASTS.intersection(self.helpers))
+
+    @property
+    def arrays(self) -> bool:
+        """Whether a helper calls the framework's array module (jnp or torch)."""
+        return bool(ARRAYS.intersection(self.helpers))
 
 
 def compose(

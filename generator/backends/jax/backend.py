@@ -67,8 +67,10 @@ class JaxBackend:
         ad = SPELLINGS["jax"]
         composed = compose(functions, self.name, outer, ad, over)
         args = {p.name: p for fn in functions for p in fn.params}
-        if over:
-            imports: tuple[str, ...] = ("import jax", "import jax.numpy as jnp")
+        if over:  # jax.numpy for the helpers only: _f is the inner's
+            imports: tuple[str, ...] = ("import jax",) + ("import jax.numpy as jnp",) * bool(
+                composed.arrays
+            )
         elif export:
             imports = ()
         else:
@@ -76,7 +78,8 @@ class JaxBackend:
         plan = JaxPlan(
             template="jax.py.jinja",
             stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
-            + ((("base64", "b64decode"),) if export else (("typing", "cast"),)),
+            + ((("base64", "b64decode"),) if export else ())
+            + ((("typing", "cast"),) if composed.casts and not export else ()),
             imports=imports,
             constants=(),
             helpers=composed.helpers,

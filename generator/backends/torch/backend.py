@@ -99,7 +99,8 @@ class TorchBackend:
         plan = TorchPlan(
             template="torch.py.jinja",
             stdlib=(
-                (("collections.abc", "Callable"), ("typing", "Any"), ("typing", "cast"))
+                (("collections.abc", "Callable"), ("typing", "Any"))
+                + ((("typing", "cast"),) if composed.casts else ())
                 if eager
                 else ()
             ),

@@ -1,7 +1,8 @@
 """Generation-time work of the torch backends: run or trace, print and check every kernel.
 
 Eager mode runs each kernel's torch.func composition once; graph mode traces, cleans and prints
-it. Both explain what the user's code could not do. The printed graph of every kernel is run here and must reproduce the traced graph bit for bit.
+it. Both explain what the user's code could not do. The printed graph of every kernel is run
+here and must reproduce the traced graph bit for bit.
 """
 
 from __future__ import annotations
