@@ -14,6 +14,7 @@ from generator.errors import DiffgenError
 from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO, Project
+from tests.scenarios.tolerance import bound, model
 
 A43 = np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75], [-0.2, 0.6, 0.1], [1.0, 0.3, -0.4]])
 B4 = np.array([0.3, -0.2, 0.9, 0.1])
@@ -42,13 +43,15 @@ def least_squares(backend: str, outer: str | None, folder: Path, **options: Any)
                      **options)  # fmt: skip
 
 
+SUBNORMAL = float(np.finfo(np.float64).smallest_subnormal)
+
+
 def tolerance(v: np.ndarray) -> float:
-    """30 eps**(1/2) of the scale of H v (nested differences), plus a few subnormal units: a
-    subnormal H v holds only a few significant bits, in the reference as in the result."""
+    """finitediff's second-order bound (nested differences) at the scale of H v, plus a few
+    subnormal units: a subnormal H v holds only a few significant bits, in the reference as in
+    the result."""
     scale = float(np.max(np.abs(HESSIAN)) * np.max(np.abs(v))) * HESSIAN.shape[0]
-    return (
-        30 * np.finfo(np.float64).eps ** 0.5 * scale + 8 * np.finfo(np.float64).smallest_subnormal
-    )
+    return bound(model("finitediff"), 2, "float64", scale) + 8 * SUBNORMAL
 
 
 @pytest.mark.parametrize(("backend", "outer"), PAIRS)
@@ -80,9 +83,9 @@ def test_pushforward_along_subnormal_tiny_huge_and_zero_directions(tmp_path: Pat
         dx = scale * np.array([1.0, -0.5, 0.25])
         found = module.pushforward(X3, dx, A43, B4)
         assert found.dtype == np.float64 and found.shape == () and np.isfinite(found)
-        bound = 30 * np.finfo(np.float64).eps ** (2 / 3) * float(np.max(np.abs(dx))) * 10
-        bound += 8 * np.finfo(np.float64).smallest_subnormal
-        assert abs(found - jacobian @ dx) <= bound, (scale, found, jacobian @ dx)
+        atol = bound(model("finitediff"), 1, "float64", float(np.max(np.abs(dx))) * 10)
+        atol += 8 * SUBNORMAL
+        assert abs(found - jacobian @ dx) <= atol, (scale, found, jacobian @ dx)
     assert module.pushforward(X3, np.zeros(3), A43, B4) == 0.0
 
 

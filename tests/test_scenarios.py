@@ -29,6 +29,7 @@ from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO
 from tests.scenarios.table import SCENARIOS, Scenario
+from tests.scenarios.tolerance import bound, model
 
 #: (backend, outer): every backend alone (first and, within its framework, second order) and
 #: every pair across backends.
@@ -36,14 +37,9 @@ CANDIDATES = [(inner, outer) for outer, inner in PAIRS]
 
 
 def tolerance(backend: str, outer: str, order: int, dtype: str) -> float:
-    """Relative to the scale: 30 eps**p for central differences (backends/finitediff.py), 64 eps
-    for exact methods (AD and symbolic: only rounding); eps of the scenario's dtype."""
-    eps = float(np.finfo(dtype).eps)
-    if order == 2 and outer == "finitediff":
-        return 30 * eps ** (0.5 if backend == "finitediff" else 2 / 3)
-    if order >= 1 and backend == "finitediff":
-        return 30 * eps ** (2 / 3)
-    return 64 * eps
+    """Relative to the scale: the module's error model (its backends' ErrorModel, as the
+    generated tests read it), with eps of the scenario's dtype."""
+    return bound(model(backend, outer), order, dtype)
 
 
 def expected(s: Scenario, quantity: str, dx: np.ndarray, dy: np.ndarray, y: np.ndarray) -> Any:
@@ -107,14 +103,29 @@ def check(s: Scenario, backend: str, outer: str) -> int:
         for quantity, result in zip(quantities, results, strict=True):
             want = np.asarray(expected(s, quantity, dx, dy, y), dtype=np.float64)
             order = 0 if quantity == "value" else OPERATORS[quantity].order
-            if flavour == "numpy" and want.shape == ():
-                assert type(result) is np.dtype(s.dtype).type, (name, quantity, type(result))
+            assert isinstance(result, array_type(flavour, want.shape, s.dtype)), (
+                name, quantity, type(result),
+            )  # fmt: skip
             agrees(
                 result, want, s, y, tolerance(backend, outer, order, s.dtype), f"{name}: {quantity}"
             )
             assert QUANTITIES[quantity].like in ("x", "y", "jacobian", "hessian")
             checked += 1
     return checked
+
+
+def array_type(flavour: str, shape: tuple[int, ...], dtype: str) -> type:
+    """The type of a module's results: its array library's array (a numpy module's 0-d results
+    are numpy scalars of the dtype)."""
+    if flavour == "jax":
+        import jax
+
+        return jax.Array
+    if flavour == "torch":
+        import torch
+
+        return torch.Tensor
+    return np.dtype(dtype).type if shape == () else np.ndarray
 
 
 #: Every scenario's module also has the batched operators, for this many tangents.
