@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
@@ -14,83 +13,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-
-#: The tier of each test file outside the unit tier (the default; generated/'s test files are
-#: golden). Every test gets exactly one tier marker, so that the tiers partition the suite.
-TIERS = {
-    "test_jax_backend.py": "backend",
-    "test_jax_numpy_and_transforms.py": "backend",
-    "test_torch_backend.py": "backend",
-    "test_sympy_backend.py": "backend",
-    "test_finitediff_robust.py": "backend",
-    "test_build_and_check.py": "e2e",
-    "test_bench_and_tune.py": "e2e",
-    "test_kinds.py": "e2e",
-    "test_pairs.py": "e2e",
-    "test_state.py": "e2e",
-    "test_user_project.py": "e2e",
-    "test_wheel.py": "e2e",
-    "test_golden.py": "golden",
-    "test_scenarios.py": "scenarios",
-    "test_torch_corpus.py": "scenarios",
-}
-#: The backend families a test file is about, whatever its parameters.
-FAMILIES_OF_FILE = {
-    "test_jax_backend.py": ("jax",),
-    "test_jax_numpy_and_transforms.py": ("jax",),
-    "test_torch_backend.py": ("torch",),
-    "test_torch_corpus.py": ("torch", "jax"),  # jax computes the references
-    "test_sympy_backend.py": ("sympy",),
-    "test_symbolic.py": ("sympy",),
-    "test_emit.py": ("sympy",),
-    "test_finitediff_robust.py": ("finitediff",),
-}
-FAMILIES = ("finitediff", "sympy", "jax", "torch")
-#: Tests left out unless the -m expression names their marker (pytest's own -m would replace
-#: the default expression, and `-m unit` would then run them).
-OPT_IN = ("slow", "fuzz")
-
-
-@functools.cache
-def module_families(path: Path) -> frozenset[str]:
-    """The backend families of a generated module (its DIFFGEN backend and outer)."""
-    if not path.is_file():
-        return frozenset()
-    text = path.read_text()
-    found = re.findall(r'^ +"(?:backend|outer)": "([a-z]+)', text, re.M)
-    return frozenset(f for f in found if f in FAMILIES)
-
-
-def families(value: object) -> set[str]:
-    """The backend families named in a test's parameter: a backend or pair name, a generated
-    module's path, or a tuple holding them."""
-    if isinstance(value, str):
-        family, _, mode = value.partition(":")
-        named = family in FAMILIES and mode in ("", "forward", "reverse")
-        return {family} if named else set()
-    if isinstance(value, Path):
-        return set(module_families(value)) if value.parent == REPO / "generated" else set()
-    if isinstance(value, tuple | list):
-        return set().union(*map(families, value))
-    return set()
-
-
-def tier_markers(item: pytest.Item) -> tuple[str, ...]:
-    """The markers of a test: its tier, then the backend families it exercises."""
-    path = Path(item.path)
-    if path.parent == REPO / "generated":
-        module = path.with_name(path.name.removeprefix("test_"))
-        return ("golden", *sorted(module_families(module)))
-    found = set(FAMILIES_OF_FILE.get(path.name, ()))
-    callspec = getattr(item, "callspec", None)
-    if callspec is not None:
-        found |= families(tuple(callspec.params.values()))
-    return (TIERS.get(path.name, "unit"), *sorted(found))
+from tests.tiers import OPT_IN, REPO, Pruner, tier_markers
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest's -m deselects by the markers added here
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier and backend families; leave out slow and fuzz tests unless
+    the -m expression names them."""
     expression = config.getoption("markexpr") or ""
     opted_in = [m for m in OPT_IN if re.search(rf"\b{m}\b", expression)]
     kept, left = [], []
@@ -102,6 +31,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Skip collecting (importing) the test files that -m cannot select, generated/'s too (a
+    plugin object's hooks see every path, a conftest's only those below it): -m unit imports
+    neither jax's generated modules nor the scenario table."""
+    expression = config.getoption("markexpr") or ""
+    if expression:
+        config.pluginmanager.register(Pruner(expression), "diffgen-tier-pruner")
 
 
 USER_FUNCTIONS = """
