@@ -13,7 +13,8 @@ from _pytest.mark.expression import Expression  # pytest's own parser of -m
 REPO = Path(__file__).resolve().parent.parent
 
 #: The tier of each test file outside the unit tier (the default; generated/'s test files are
-#: golden). Every test gets exactly one tier marker, so that the tiers partition the suite.
+#: golden). Every test gets exactly one tier marker, so that the tiers partition the suite: its
+#: file's, or its own where a test is marked with another (@pytest.mark.e2e in a unit file).
 TIERS = {
     "test_jax_backend.py": "backend",
     "test_jax_numpy_and_transforms.py": "backend",
@@ -23,7 +24,9 @@ TIERS = {
     "test_build_and_check.py": "e2e",
     "test_bench_and_tune.py": "e2e",
     "test_kinds.py": "e2e",
+    "test_names.py": "e2e",  # every name through every backend and pair
     "test_pairs.py": "e2e",
+    "test_references.py": "e2e",  # references of user-sized functions, the sympy budget
     "test_state.py": "e2e",
     "test_user_project.py": "e2e",
     "test_wheel.py": "e2e",
@@ -43,7 +46,8 @@ FAMILIES_OF_FILE = {
     "test_finitediff_robust.py": ("finitediff",),
 }
 FAMILIES = ("finitediff", "sympy", "jax", "torch")
-TIER_NAMES = frozenset({"unit", "backend", "e2e", "golden", "scenarios", *FAMILIES})
+TIER_MARKERS = ("unit", "backend", "e2e", "golden", "scenarios")
+TIER_NAMES = frozenset({*TIER_MARKERS, *FAMILIES})
 #: Tests left out unless the -m expression names their marker (pytest's own -m would replace
 #: the default expression, and `-m unit` would then run them).
 OPT_IN = ("slow", "fuzz")
@@ -74,7 +78,8 @@ def families(value: object) -> set[str]:
 
 
 def tier_markers(item: pytest.Item) -> tuple[str, ...]:
-    """The markers of a test: its tier, then the backend families it exercises."""
+    """The markers of a test: its tier (its file's, unless the test is marked with another),
+    then the backend families it exercises."""
     path = Path(item.path)
     if path.parent == REPO / "generated":
         module = path.with_name(path.name.removeprefix("test_"))
@@ -83,7 +88,8 @@ def tier_markers(item: pytest.Item) -> tuple[str, ...]:
     callspec = getattr(item, "callspec", None)
     if callspec is not None:
         found |= families(tuple(callspec.params.values()))
-    return (TIERS.get(path.name, "unit"), *sorted(found))
+    marked = any(item.get_closest_marker(tier) for tier in TIER_MARKERS)
+    return (*(() if marked else (TIERS.get(path.name, "unit"),)), *sorted(found))
 
 
 def file_markers(path: Path) -> tuple[frozenset[str], frozenset[str]]:
@@ -91,8 +97,11 @@ def file_markers(path: Path) -> tuple[frozenset[str], frozenset[str]]:
     if path.parent == REPO / "generated":
         module = path.with_name(path.name.removeprefix("test_"))
         return frozenset({"golden", *module_families(module)}), frozenset()
-    fixed = {TIERS.get(path.name, "unit"), *FAMILIES_OF_FILE.get(path.name, ())}
-    return frozenset(fixed), frozenset(FAMILIES) - fixed
+    tier, own = TIERS.get(path.name, "unit"), set(FAMILIES_OF_FILE.get(path.name, ()))
+    text = path.read_text()
+    marked = {t for t in TIER_MARKERS if f"pytest.mark.{t}" in text}  # a test's own tier
+    fixed = own if marked else {tier, *own}
+    return frozenset(fixed), frozenset(FAMILIES) - own | (marked | {tier} if marked else set())
 
 
 class Pruner:
