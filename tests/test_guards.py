@@ -64,6 +64,7 @@ def test_sys_exit_in_the_probe(diffgen: Run, project: Project) -> None:
     assert_refused(diffgen, project, argv, "exiting:f called sys.exit(3) at the probe point")
 
 
+@pytest.mark.e2e  # a build over a config
 def test_build_reports_an_exiting_target_and_writes_nothing(diffgen: Run, project: Project) -> None:
     module = user_module(project)
     entry = '[[tool.diffgen.targets]]\nfunction = "{}:{}"\nargs = {{ x = "float64[3]" }}\n'
