@@ -1,4 +1,4 @@
-"""Stage 2: the frozen plan of a generated module, all that the templates see (but the pair)."""
+"""The frozen plan of a generated module's functions: operators, types and constants."""
 
 from __future__ import annotations
 
