@@ -11,9 +11,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from generator.backends.base import AD_ERROR, ErrorModel
+from generator.backends.base import AD_ERROR
 from generator.backends.finitediff import ERROR as FINITEDIFF
 from generator.backends.sympy_backend import ERROR as SYMPY
+from generator.model import ErrorModel
 
 #: The error model of each backend family, as its own modules declare it.
 MODELS: dict[str, ErrorModel] = {
