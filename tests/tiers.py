@@ -23,6 +23,7 @@ TIERS = {
     "test_finitediff_robust.py": "backend",
     "test_build_and_check.py": "e2e",
     "test_bench_and_tune.py": "e2e",
+    "test_inputs.py": "e2e",  # generates a numpy, a jax and a torch module, then calls them
     "test_kinds.py": "e2e",
     "test_names.py": "e2e",  # every name through every backend and pair
     "test_pairs.py": "e2e",
