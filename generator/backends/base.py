@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import DiffgenError
+from ..operators import INNER_QUANTITIES, OPERATORS
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -28,6 +29,12 @@ class ErrorModel:
     exponents: tuple[float, float, float]
     why: str  # one sentence for the generated tests' docstring
     variants_exact: bool  # value variants compute bit-identical results to the plain operators
+
+    def atol(self, order: int, eps: float, scale: float) -> float:
+        """The bound for a result of this order (0: the value) of this scale, before the
+        reference's own error: factor * eps**p * scale."""
+        bound: float = self.factor * eps ** self.exponents[order] * scale
+        return bound
 
 
 #: The error model of automatic differentiation (jax and torch): every result is the rounded
@@ -154,6 +161,6 @@ def inner_quantities(functions: Sequence[FunctionPlan]) -> tuple[str, ...]:
     needed = set()
     for f in functions:
         if f.order == 2:
-            needed |= {"derivative" if f.operator == "second_derivative" else "gradient"}
-            needed |= {r.name for r in f.results if r.name in ("value", "gradient", "derivative")}
-    return tuple(q for q in ("value", "gradient", "derivative") if q in needed)
+            needed |= {str(OPERATORS[f.operator].inner)}
+            needed |= {r.name for r in f.results if r.name in INNER_QUANTITIES}
+    return tuple(q for q in INNER_QUANTITIES if q in needed)
