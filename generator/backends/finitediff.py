@@ -48,6 +48,17 @@ ERROR = ErrorModel(
 )
 
 
+def outer_error(inner: str) -> ErrorModel:
+    """The error model of finitediff over an exact inner: first order is the inner's, second
+    order central differences (steps eps**(1/3)) of its exact first derivative, p = 2/3."""
+    return ErrorModel(
+        factor=ERROR.factor,
+        exponents=(1.0, 1.0, 2.0 / 3.0),
+        why=f"p = 2/3, central differences (steps eps**(1/3)) of the exact {inner} inner",
+        variants_exact=False,
+    )
+
+
 def relative_steps(eps: float) -> tuple[float, float]:
     """The relative steps (first order, nested second order) for a unit roundoff eps."""
     return eps ** (1.0 / 3.0), eps ** (1.0 / 4.0)
@@ -234,12 +245,7 @@ class FiniteDiff:
             imports=(),
             helpers=tuple(helpers),
             constants=(("_OUTER_STEP", repr(step), f"eps**(1/3) for {dtype}: outer steps"),),
-            error=ErrorModel(
-                factor=ERROR.factor,
-                exponents=(1.0, 1.0, 2.0 / 3.0),
-                why=f"p = 2/3, central differences (steps eps**(1/3)) of the exact {inner} inner",
-                variants_exact=False,
-            ),
+            error=outer_error(inner),
             description=(
                 f"Second order: central differences of the {inner} inner derivative with steps"
                 f" h = {step:.6g} * max(1, |x_i|) (finitediff over {inner})"

@@ -43,6 +43,7 @@ from .base import (
     result_targets,
     vmapped,
 )
+from .jax_options import JaxOptions
 
 if TYPE_CHECKING:
     from ..inspect_target import Inspected
@@ -362,7 +363,7 @@ class JaxBackend:
                 helpers.add(f"{quantity}_{self.mode}")
             kernels.append(kernel(fn, body, over))
         args = {p.name: p for fn in functions for p in fn.params}
-        export = inspected.target.jax_export
+        export = inspected.target.option(JaxOptions).export
         if over:
             imports: tuple[str, ...] = ("import jax", "import jax.numpy as jnp")
         elif export:
