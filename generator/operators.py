@@ -138,7 +138,7 @@ class Operator:
     x: Kind
     y: Kind
     tangent: Literal["dx", "dy", None]
-    variant: str
+    variant: str | None  # the value variant, returning more than the operator (None: none)
     variant_results: tuple[str, ...]
     #: For second order: the first derivative whose derivative this is, which the inner backend
     #: of a pair computes ("gradient" for hvp and hessian); None for first order.
@@ -160,7 +160,8 @@ class Operator:
     @property
     def functions(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
         """(name, results) of the module's functions for this operator: itself, its variant."""
-        return (self.name, (self.name,)), (self.variant, self.variant_results)
+        variant = ((self.variant, self.variant_results),) if self.variant else ()
+        return ((self.name, (self.name,)), *variant)
 
     def fits(self, x: Spec, y: Spec) -> bool:
         return self.x.admits(x) and self.y.admits(y)

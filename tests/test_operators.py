@@ -59,7 +59,7 @@ def test_a_missing_or_doubled_rule_is_named() -> None:
 
 def test_the_table_is_consistent() -> None:
     for name, op in OPERATORS.items():
-        assert op.result.name == name and name in op.variant_results
+        assert op.variant is not None and op.result.name == name and name in op.variant_results
         assert all(q in QUANTITIES for q in op.variant_results)
         assert op.functions == ((name, (name,)), (op.variant, op.variant_results))
         assert (op.inner is not None) == (op.order == 2)
