@@ -16,7 +16,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
-from .backends.registry import ENTRIES, OPTIONS, PAIRS, options_from
+from .backends.options import OPTIONS, options_from
+from .backends.registry import ENTRIES, PAIRS
 from .config import check_outputs, read_config, target_paths
 from .errors import DiffgenError
 from .operators import OPERATORS

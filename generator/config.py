@@ -8,7 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from .backends.registry import OPTIONS, options_from
+from .backends.options import OPTIONS, options_from
 from .errors import DiffgenError
 from .target import Target, split_reference
 

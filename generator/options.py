@@ -1,7 +1,7 @@
 """Backend options: the base of each backend family's frozen options, read and checked once.
 
 A family (jax, torch) declares its options as a frozen dataclass beside its backends
-(backends/jax_options.py, ...), listed in backends/registry.py. Each field is one option: field
+(backends/jax_options.py, ...), listed in backends/options.py. Each field is one option: field
 `mode` of family `torch` is the config key `torch_mode` and the flag `--torch-mode`; a bool field
 is a switch, a str field takes one of the `choices` in its metadata. A Target holds the options
 given (backends read them with `target.option(TorchOptions)`), and checks them where it is made.

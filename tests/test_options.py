@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from generator.backends.jax_options import JaxOptions
-from generator.backends.registry import OPTIONS
+from generator.backends.options import OPTIONS
 from generator.backends.torch_options import TorchOptions
 from generator.cli import parser
 from generator.config import target_from_table

@@ -10,14 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from ..errors import DiffgenError
 from ..operators import OPERATORS
-from ..options import BackendOptions
 from .base import Backend, ForeignOuter
-from .jax_options import JaxOptions
-from .torch_options import TorchOptions
 
 
 @dataclass(frozen=True)
@@ -40,15 +36,6 @@ ENTRIES: dict[str, Entry] = {
         Entry("torch:reverse", "torch", tuple(OPERATORS)),
     )
 }
-
-#: The options of each backend family that has any: flags, config keys and checks come from them.
-OPTIONS: tuple[type[BackendOptions], ...] = (JaxOptions, TorchOptions)
-
-
-def options_from(values: Mapping[str, Any], where: str) -> tuple[BackendOptions, ...]:
-    """Every family's options among `values` (config keys or argparse dests), types checked;
-    `where` names the config entry in an error."""
-    return tuple(family.from_values(values, where) for family in OPTIONS)
 
 
 @cache
