@@ -11,8 +11,8 @@ import pytest
 
 from generator.backends.finitediff import ERROR as FINITEDIFF
 from generator.backends.torch_options import TorchOptions
-from generator.bench import load
 from generator.errors import DiffgenError
+from generator.measure.loader import load
 from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO, Project

@@ -12,7 +12,7 @@ import pytest
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
 from generator.backends.finitediff import ERROR as FINITEDIFF
-from generator.bench import load
+from generator.measure.loader import load
 from tests.conftest import REPO, run_blocked
 
 EPS = float(np.finfo(np.float64).eps)

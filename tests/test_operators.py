@@ -8,7 +8,7 @@ import pytest
 
 from generator.backends import differences
 from generator.backends.finitediff import MATRIX_CHEAPER
-from generator.derivatives import SYMBOLIC
+from generator.expected import SCIPY
 from generator.operators import (
     BATCHED,
     INNER_QUANTITIES,
@@ -21,8 +21,8 @@ from generator.operators import (
     order_of,
     tangent_spec,
 )
-from generator.references import SCIPY
 from generator.spec import parse_spec
+from generator.symbolic.derivatives import SYMBOLIC
 
 #: Every family's rules: a new operator without a rule in one of them fails here.
 RULES: list[Rules[Any]] = [

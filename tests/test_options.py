@@ -116,3 +116,14 @@ def test_targets_keep_the_options_given_and_their_fingerprints() -> None:
     with pytest.raises(DiffgenError, match="the torch options are given twice"):
         Target("m:f", backend="torch:forward",
                options=(TorchOptions(mode="eager"), TorchOptions(compile=True)))  # fmt: skip
+
+
+def test_the_api_takes_options_as_the_config_spells_them() -> None:
+    from generator import api
+
+    made = api.target("m:f", backend="torch:forward", torch_mode="eager", torch_compile=True)
+    assert made.option(TorchOptions) == TorchOptions(mode="eager", compile=True)
+    assert made == Target("m:f", backend="torch:forward",
+                          options=(TorchOptions(mode="eager", compile=True),))  # fmt: skip
+    with pytest.raises(DiffgenError, match="the keywords: jax_export must be true or false"):
+        api.target("m:f", backend="jax:reverse", jax_export="yes")

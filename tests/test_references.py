@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator import derivatives
+from generator.expected import Point, calls_per_point, references
 from generator.inspect_target import inspect_target
 from generator.pipeline import generate_and_write
-from generator.references import Point, calls_per_point, references
+from generator.symbolic import derivatives
 from generator.target import Target
 from tests.conftest import REPO, Project, run_generated_tests
 from tests.test_generated_module import load
@@ -229,7 +229,7 @@ def test_control_flow_advice_names_what_takes_it(diffgen: Run, user: Project) ->
 
 
 def test_unsupported_names_point_to_the_readme() -> None:
-    from generator.symbolic_namespace import NAMESPACE
+    from generator.symbolic.namespace import NAMESPACE
 
     with pytest.raises(AttributeError) as info:
         NAMESPACE.fft  # noqa: B018

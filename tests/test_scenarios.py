@@ -26,7 +26,7 @@ from generator.backends.base import AD_ERROR
 from generator.backends.finitediff import ERROR as FINITEDIFF
 from generator.backends.finitediff import outer_error
 from generator.backends.registry import BACKENDS, PAIRS
-from generator.bench import load
+from generator.measure.loader import load
 from generator.operators import OPERATORS, QUANTITIES
 from generator.pipeline import generate
 from generator.target import Target

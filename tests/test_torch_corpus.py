@@ -29,8 +29,8 @@ from torch.fx.experimental.proxy_tensor import make_fx
 from generator import torch_graph
 from generator.backends.base import AD_ERROR
 from generator.backends.torch_options import TorchOptions
-from generator.bench import load
 from generator.errors import DiffgenError
+from generator.measure.loader import load
 from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO

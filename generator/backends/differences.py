@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from ..operators import BATCHED, INNER_QUANTITIES, OPERATORS, QUANTITIES, Rules, batch_of
 
 if TYPE_CHECKING:
-    from ..plan import ArrayPlan, FunctionPlan
+    from ..model import ArrayPlan, FunctionPlan
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ import sympy
 from scipy import differentiate
 
 from .budget import OverBudget, phase, tick
-from .derivatives import symbolic_derivatives
 from .errors import DiffgenError
-from .inspect_target import Inspected
+from .model import Inspected
 from .operators import BATCH_SUFFIX, QUANTITIES, Rules, order_of
+from .symbolic.derivatives import symbolic_derivatives
 from .x64 import precise
 
 FloatArray = npt.NDArray[np.float64]

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .symbolic import (
+from .array import (
     BOOL,
     FLOAT64,
     OTHER_BACKENDS,
@@ -613,3 +613,6 @@ NAMESPACE = Namespace(
         **_MEMBERS,
     },
 )
+
+#: Symbolic arrays answer `__array_namespace__` with this namespace, built here on array.py.
+SymbolicArray.namespace = NAMESPACE
