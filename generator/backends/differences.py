@@ -150,11 +150,18 @@ class Batch:
 BATCH: Rules[Callable[[Batch, bool], str]] = Rules("finitediff batches", BATCHED, {
     "pushforward": lambda b, matrix: f"{b.rows} @ {b.jacobian}.T" if matrix else b.along,
     "pullback": lambda b, matrix: f"{b.rows} @ {b.jacobian}",  # always by matrix
-    "hvp": lambda b, matrix:
-        b.along if not matrix
-        else f"{b.rows} @ _second_differences({b.site.bound('_f')}, {b.at}, {b.step})" if b.nested
-        else f"{b.rows} @ _symmetrized({b.jacobian})",
 })  # fmt: skip
+
+
+@BATCH.register("hvp")
+def _hvp_batch(b: Batch, matrix: bool) -> str:
+    """By rows, or the rows times the Hessian: nested second differences of f (finitediff
+    alone), or the symmetrized Jacobian of the foreign inner's gradient."""
+    if not matrix:
+        return b.along
+    if b.nested:
+        return f"{b.rows} @ _second_differences({b.site.bound('_f')}, {b.at}, {b.step})"
+    return f"{b.rows} @ _symmetrized({b.jacobian})"
 
 
 def batch(fn: FunctionPlan, result: ArrayPlan, site: Site, foreign: bool, matrix: bool) -> str:
