@@ -206,7 +206,9 @@ def test_decompress_checks_the_compressed_shape() -> None:
 def test_a_non_symmetric_pattern_is_refused_as_a_hessian() -> None:
     with pytest.raises(DiffgenError) as error:
         color_hessian(from_dense(np.triu(np.ones((4, 4)))))
-    assert error.value.what == "a 4 x 4 pattern that is not symmetric cannot be colored as a Hessian"
+    assert error.value.what == (
+        "a 4 x 4 pattern that is not symmetric cannot be colored as a Hessian"
+    )
 
 
 def test_orders_are_compared_and_the_fewest_colors_kept() -> None:

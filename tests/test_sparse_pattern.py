@@ -263,7 +263,8 @@ def test_deep_expressions_need_no_recursion() -> None:
         pattern = expressions.jacobian_pattern(traced.output, traced.inputs[0])
     finally:
         sys.setrecursionlimit(limit)
-    np.testing.assert_array_equal(pattern.to_dense(), np.eye(4, dtype=bool) | np.eye(4, dtype=bool)[::-1])
+    diagonals = np.eye(4, dtype=bool) | np.eye(4, dtype=bool)[::-1]
+    np.testing.assert_array_equal(pattern.to_dense(), diagonals)
 
 
 def test_jaxpr_route_without_asdex_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,6 +25,7 @@ the sympy backend's own derivative would not write as a nonzero expression.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -50,9 +51,27 @@ _CONSTANT_PIECES = (
 _LINEAR = (sympy.Add, sympy.Abs, sympy.Max, sympy.Min, sympy.Mod, sympy.Piecewise)
 
 
+_KINDS: dict[type, str] = {}
+
+
+def _kind(node: Any) -> str:
+    """How a node passes derivatives on: constant, linear, product or nonlinear (by its type)."""
+    node_type: type = type(node)
+    kind = _KINDS.get(node_type)
+    if kind is None:
+        if issubclass(node_type, _CONSTANT_PIECES) and not issubclass(node_type, sympy.Symbol):
+            kind = "constant"
+        elif issubclass(node_type, _LINEAR):
+            kind = "linear"
+        else:
+            kind = "product" if issubclass(node_type, sympy.Mul) else "nonlinear"
+        _KINDS[node_type] = kind
+    return kind
+
+
 def _operands(node: Any) -> tuple[Any, ...]:
     """The operands a derivative of `node` flows through."""
-    if isinstance(node, _CONSTANT_PIECES) or not node.args:
+    if not node.args or _kind(node) == "constant":
         return ()
     if isinstance(node, sympy.Piecewise):
         return tuple(branch.expr for branch in node.args)
@@ -71,18 +90,18 @@ class _Walk:
         """G(root), walking the nodes not yet seen, deepest first and without recursion."""
         if not isinstance(root, sympy.Basic):
             return EMPTY
-        stack: list[tuple[Any, bool]] = [(root, False)]
+        deps = self.deps
+        stack: list[tuple[Any, tuple[Any, ...] | None]] = [(root, None)]
         while stack:
-            node, ready = stack.pop()
-            if node in self.deps:
-                continue
-            operands = _operands(node)
-            if ready:
-                self.deps[node] = self._combine(node, [self.deps[op] for op in operands])
-            else:
-                stack.append((node, True))
-                stack.extend((op, False) for op in operands if op not in self.deps)
-        return self.deps[root]
+            node, operands = stack.pop()
+            if operands is None:  # first visit: its operands first
+                if node not in deps:
+                    operands = _operands(node)
+                    stack.append((node, operands))
+                    stack.extend((op, None) for op in operands if op not in deps)
+            elif node not in deps:
+                deps[node] = self._combine(node, [deps[op] for op in operands])
+        return deps[root]
 
     def _combine(self, node: Any, parts: list[Deps]) -> Deps:
         if not parts:
@@ -91,11 +110,10 @@ class _Walk:
         if not nonempty:
             return EMPTY
         union = nonempty[0].union(*nonempty[1:]) if len(nonempty) > 1 else nonempty[0]
-        if isinstance(node, _LINEAR):
-            return union
-        if isinstance(node, sympy.Mul):
+        kind = _kind(node)
+        if kind == "product":
             self._cross(nonempty)
-        else:  # a power or any other function: nonlinear in everything it depends on
+        elif kind == "nonlinear":  # a power or any other function
             self.products.add((union, union))
         return union
 
@@ -110,13 +128,6 @@ class _Walk:
         for k in range(len(factors) - 1, -1, -1):
             self.products.add((factors[k], before[k] | after))
             after = after | factors[k]
-
-
-def _as_array(deps: Deps, cache: dict[Deps, npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
-    array = cache.get(deps)
-    if array is None:
-        array = cache[deps] = np.fromiter(sorted(deps), dtype=np.int64, count=len(deps))
-    return array
 
 
 def jacobian_pattern(output: Exprs, wrt: Exprs) -> Pattern:
@@ -140,12 +151,21 @@ def hessian_pattern(output: Exprs, wrt: Exprs) -> Pattern:
     walk = _Walk(wrt)
     for expr in np.asarray(output, dtype=object).reshape(-1):
         walk.of(expr)
-    cache: dict[Deps, npt.NDArray[np.int64]] = {}
-    rows: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)]
-    cols: list[npt.NDArray[np.int64]] = [np.zeros(0, np.int64)]
+    rows: list[int] = []
+    cols: list[int] = []
+    blocks: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = []
     for left, right in walk.products:
-        a, b = _as_array(left, cache), _as_array(right, cache)
-        rows += [np.repeat(a, b.size), np.tile(b, a.size)]
-        cols += [np.tile(b, a.size), np.repeat(a, b.size)]
+        if len(left) * len(right) <= 64:
+            for i, j in itertools.product(left, right):
+                rows += (i, j)
+                cols += (j, i)
+        else:
+            a = np.fromiter(left, np.int64, len(left))
+            b = np.fromiter(right, np.int64, len(right))
+            blocks += [(np.repeat(a, b.size), np.tile(b, a.size))]
+    row_parts = [np.array(rows, np.int64), *(r for r, _ in blocks), *(c for _, c in blocks)]
+    col_parts = [np.array(cols, np.int64), *(c for _, c in blocks), *(r for r, _ in blocks)]
     n = wrt.size
-    return Pattern.from_coo((n, n), np.concatenate(rows), np.concatenate(cols), "symbolic")
+    return Pattern.from_coo(
+        (n, n), np.concatenate(row_parts), np.concatenate(col_parts), "symbolic"
+    )
