@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import numpy.typing as npt
 import pytest
+import scipy.sparse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -90,6 +91,10 @@ def check_decompression(coloring: Coloring, seed: int) -> None:
     compressed = seeds.T @ matrix if coloring.mode == "row" else matrix @ seeds
     values = coloring.decompress(compressed)
     np.testing.assert_array_equal(values, matrix[pattern.rows, pattern.cols], strict=True)
+    products = compressed if coloring.mode == "row" else compressed.T  # one per color, stacked
+    np.testing.assert_array_equal(products.reshape(-1)[coloring.flat_indices()], values)
+    csr = scipy.sparse.csr_array((values, pattern.cols, pattern.indptr), shape=pattern.shape)
+    np.testing.assert_array_equal(csr.toarray(), matrix)
     rebuilt = np.zeros(pattern.shape)
     rebuilt[pattern.rows, pattern.cols] = values
     np.testing.assert_array_equal(rebuilt, matrix)

@@ -318,6 +318,12 @@ def test_pattern_triangles_and_cover() -> None:
     lower = full.lower()
     assert (lower.nnz, lower.is_symmetric(), full.is_symmetric()) == (9, False, True)
     assert lower.symmetrized() == full
+    gather = full.positions(lower.rows, lower.cols)  # IPOPT's lower-triangle values, one gather
+    assert (full.rows[gather].tolist(), full.cols[gather].tolist()) == (
+        lower.rows.tolist(),
+        lower.cols.tolist(),
+    )
+    assert full.indptr.tolist() == [0, 2, 5, 8, 11, 13]
     assert full.covers(lower) and not lower.covers(full)
     assert full.transpose() == full
     assert Pattern.dense((2, 3), "user").nnz == 6

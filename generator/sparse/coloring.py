@@ -89,6 +89,14 @@ class Coloring:
             raise ValueError(f"B is {compressed.shape}, not {self.compressed_shape}")
         return compressed[self.compressed_rows, self.compressed_cols]
 
+    def flat_indices(self) -> Indices:
+        """The nonzeros' positions in the products stacked color by color and flattened: one
+        gather, `values = products.reshape(-1)[FLAT]`, from the ncolors x m JVPs (vmapped
+        over the seeds), ncolors x n VJPs, or ncolors x n HVPs."""
+        if self.mode == "row":
+            return _frozen(self.compressed_rows * self.pattern.shape[1] + self.compressed_cols)
+        return _frozen(self.compressed_cols * self.pattern.shape[0] + self.compressed_rows)
+
     def describe(self) -> str:
         """`star coloring, 3 HVPs instead of 10000`: what a docstring or the CLI says."""
         kind = "star" if self.mode == "symmetric" else self.mode

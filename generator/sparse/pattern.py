@@ -84,6 +84,12 @@ class Pattern:
         m, n = self.shape
         return self.nnz / (m * n) if m * n else 0.0
 
+    @property
+    def indptr(self) -> Indices:
+        """CSR row pointers: the pattern's order is CSR order, so (values, cols, indptr) is a
+        scipy.sparse.csr_array (and a torch sparse CSR tensor) with no reordering."""
+        return _frozen(np.searchsorted(self.rows, np.arange(self.shape[0] + 1)))
+
     def __eq__(self, other: object) -> bool:
         """The same shape and coordinates (wherever they came from)."""
         if not isinstance(other, Pattern):
