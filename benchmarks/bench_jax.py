@@ -26,8 +26,9 @@ from typing import Any
 
 from common import ROOT, Section, heading, markdown, write_module
 
-from generator.baselines import jax_x64
-from generator.bench import load, median_us
+from generator.measure.baselines import jax_x64
+from generator.measure.bench import median_us
+from generator.measure.loader import load
 from generator.target import Target
 
 SIZES = (3, 10, 1000)  # n = 3 for the Jacobians only

@@ -20,9 +20,9 @@ from typing import Any
 
 from common import ROOT, Section, heading, markdown, measure, ratio, time_call
 
-from generator.baselines import torch_calls
-from generator.bench import Candidate
 from generator.inspect_target import inspect_target
+from generator.measure.baselines import torch_calls
+from generator.measure.bench import Candidate
 from generator.operators import OPERATORS
 from generator.target import Target
 

@@ -1,6 +1,6 @@
 """What every benchmark section shares: the machine, markdown tables, and `diffgen bench` runs.
 
-Timing is `generator.bench`'s alone (`median_us`, `bench`, `Measured`): a section picks the
+Timing is `generator.measure.bench`'s alone (`median_us`, `bench`, `Measured`): a section picks the
 candidates and baselines it compares and lays them out; it never times calls its own way.
 """
 
@@ -21,9 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from generator.baselines import arguments, convert  # noqa: E402
-from generator.bench import Measured, bench, candidates, median_us  # noqa: E402
-from generator.inspect_target import Inspected, inspect_target  # noqa: E402
+from generator.inspect_target import inspect_target  # noqa: E402
+from generator.measure.baselines import arguments, convert  # noqa: E402
+from generator.measure.bench import Measured, bench, candidates, median_us  # noqa: E402
+from generator.model import Inspected  # noqa: E402
 from generator.operators import OPERATORS  # noqa: E402
 from generator.pipeline import generate  # noqa: E402
 from generator.plan import resolve_operators  # noqa: E402

@@ -11,7 +11,7 @@ keeps the sections not rerun, and the longer version of a table where the README
 - `sympy`, `jax`, `torch`, between `<!-- benchmarks:NAME:start -->` and `...:end -->` in the
   backends' sections: bench_sympy.py, bench_jax.py and bench_torch.py.
 
-Every time is measured by `generator.bench` (`bench`, `median_us`); common.py holds what the
+Every time is measured by `generator.measure.bench` (`bench`, `median_us`); common.py holds what the
 sections share.
 """
 
@@ -29,7 +29,7 @@ import bench_torch
 from common import REPEAT, ROOT, Section, heading
 
 from generator.backends.registry import PAIRS
-from generator.bench import Candidate, bench, table
+from generator.measure.bench import Candidate, bench, table
 from generator.target import Target
 
 #: (title, target, candidates left out and why)

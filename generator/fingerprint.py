@@ -16,15 +16,14 @@ from functools import cache
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-from . import __version__
 from .errors import DiffgenError
 from .target import Target, split_reference
+from .templating import templates_dir
+from .version import __version__
 
 #: Modules of the generator that never run while a module is generated (the command line, the
 #: benchmarks, the freshness check): editing them leaves every generated file current.
-NOT_GENERATING = frozenset(
-    {"__main__.py", "cli.py", "bench.py", "baselines.py", "tune.py", "stale.py"}
-)
+NOT_GENERATING = ("__main__.py", "cli.py", "stale.py", "measure/")
 #: How deep `from other import f` re-exports are followed to the module that defines f.
 MAX_REEXPORTS = 4
 
@@ -183,15 +182,13 @@ def target_digest(target: Target) -> str:
 def generator_digest() -> str:
     """diffgen's version, the source of every generating module, and the templates."""
     package = Path(__file__).parent
-    packaged = package / "templates"
-    templates = packaged if packaged.is_dir() else package.parent / "templates"
     digest = hashlib.sha256(__version__.encode())
     files = [
         (path.relative_to(package).as_posix(), path)
         for path in sorted(package.rglob("*.py"))
-        if path.name not in NOT_GENERATING
+        if not path.relative_to(package).as_posix().startswith(NOT_GENERATING)
     ]
-    files += [(f"templates/{p.name}", p) for p in sorted(templates.glob("*.jinja"))]
+    files += [(f"templates/{p.name}", p) for p in sorted(templates_dir().glob("*.jinja"))]
     for name, path in files:
         digest.update(f"\0{name}\0".encode())
         digest.update(path.read_bytes())

@@ -8,19 +8,18 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import DiffgenError
 from .fingerprint import function_digest
+from .model import PROBE_SEED, Arg, Inspected, draw
 from .operators import fitting_operators
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import DEFAULT_DOMAIN, Target, split_reference
 from .x64 import precise
 
-PROBE_SEED = 20_240_917
 #: The most entries of one argument, result, batch of tangents or dense Jacobian/Hessian
 #: diffgen generates code for: 10 million (80 MB in float64). The operators are specialized to
 #: their shapes, and their tests write reference results into the test file, so sizes beyond
@@ -29,43 +28,7 @@ MAX_ENTRIES = 10_000_000
 AUTHORING = "see the README, section 'Use diffgen in your own project'"
 
 
-@dataclass(frozen=True)
-class Arg:
-    """One parameter the generated operators take: the active argument or a constant."""
-
-    name: str
-    spec: Spec
-    active: bool
-
-
-@dataclass(frozen=True)
-class Inspected:
-    """Everything later stages need to know about the user's function."""
-
-    target: Target
-    module: str
-    qualname: str
-    args: tuple[Arg, ...]
-    output: Spec
-    function: Callable[..., object] = field(compare=False, repr=False)
-    #: A digest of the function's own source and what it uses in its module (fingerprint.py).
-    source_digest: str = ""
-
-    @property
-    def active(self) -> Arg:
-        return next(arg for arg in self.args if arg.active)
-
-    @property
-    def constants(self) -> tuple[Arg, ...]:
-        return tuple(arg for arg in self.args if not arg.active)
-
-    @property
-    def domain(self) -> tuple[float, float]:
-        """The interval the probe and the generated tests draw the arguments from."""
-        return self.target.points_domain
-
-
-__all__ = ["Arg", "Inspected", "draw", "inspect_target", "split_reference"]
+__all__ = ["inspect_target", "split_reference"]
 
 
 @contextmanager
@@ -263,13 +226,6 @@ def check_result_sizes(target: Target, x: Spec, y: Spec) -> None:
         check_size("the Hessian", x.size * x.size, f"x {x}, squared")
 
 
-def draw(
-    spec: Spec, rng: np.random.Generator, domain: tuple[float, float] = DEFAULT_DOMAIN
-) -> np.ndarray:
-    """A point of the given spec, uniform in domain (by default target.DEFAULT_DOMAIN)."""
-    return np.asarray(rng.uniform(*domain, size=spec.shape), dtype=spec.dtype)
-
-
 def probe_output(
     reference: str,
     function: Callable[..., object],
@@ -317,7 +273,7 @@ def probe_output(
 
 
 def inspect_target(target: Target, root: Path) -> Inspected:
-    """Stage 1: from a target to an Inspected function with every spec fixed."""
+    """From a target to an Inspected function with every spec fixed."""
     module, qualname, function = load_function(target.function, root)
     args = read_specs(target, function)
     active = next(arg for arg in args if arg.active)

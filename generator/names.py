@@ -17,86 +17,16 @@ from __future__ import annotations
 
 import ast
 import builtins
-import keyword
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from .errors import DiffgenError
+from .model import Names, fresh
 from .scopes import Scope, binding, collect, owner
 
 if TYPE_CHECKING:
-    from .inspect_target import Inspected
-
-#: Placeholder stems: the first that no argument name and no part of the target contains.
-STEMS = ("dgarg", "dgparam", "diffgenarg", "diffgen_user_argument")
-
-
-def fresh(name: str, taken: Iterable[str]) -> str:
-    """`name_`, `name__`, ...: the first spelling not taken (readable, and never a keyword)."""
-    used = set(taken)
-    candidate = name + "_"
-    while candidate in used or keyword.iskeyword(candidate):
-        candidate += "_"
-    return candidate
-
-
-@dataclass(frozen=True)
-class Names:
-    """The user's argument names, their placeholders, and the public parameters of the
-    generator that an argument's name displaced (`dx` -> `dx_`, `out` -> `out_`)."""
-
-    function: str  # the target's reference, for messages
-    users: tuple[str, ...]  # the argument names in signature order
-    placeholders: tuple[str, ...]  # one per argument, none a substring of another or of text
-    preferred: tuple[tuple[str, str], ...] = ()  # (generator's public name, its new spelling)
-
-    @staticmethod
-    def of(function: str, users: Sequence[str], text: str = "") -> Names:
-        """Placeholders `dgarg0_`, `dgarg1_`, ... from a stem no argument or `text` contains."""
-        haystack = "\n".join((*users, function, text))
-        stem = next((s for s in STEMS if s not in haystack), None)
-        if stem is None:  # an argument spelled like every stem: refuse rather than guess
-            raise DiffgenError(
-                f"the argument names of {function} contain diffgen's placeholders",
-                f"diffgen renames arguments to {', '.join(STEMS)}... while it generates code",
-                "rename the argument",
-            )
-        return Names(function, tuple(users), tuple(f"{stem}{i}_" for i in range(len(users))))
-
-    def with_public(self, names: Iterable[str]) -> Names:
-        """These parameter names of the public operators (tangents, `out=`), each moved out of
-        the way of an argument that has its name."""
-        wanted = tuple(dict.fromkeys(names))
-        taken = {*self.users, *wanted}
-        preferred = []
-        for name in wanted:
-            if name in self.users:
-                new = fresh(name, taken)
-                taken.add(new)
-                preferred.append((name, new))
-        return replace(self, preferred=tuple(preferred))
-
-    def mask(self, inspected: Inspected) -> Inspected:
-        """The inspected target with each argument under its placeholder."""
-        renamed = {u: p for u, p in zip(self.users, self.placeholders, strict=True)}
-        args = tuple(replace(arg, name=renamed[arg.name]) for arg in inspected.args)
-        return replace(inspected, args=args)
-
-    def unmask(self, text: str) -> str:
-        """Text of the masked plan with the user's names back in place."""
-        for placeholder, user in zip(self.placeholders, self.users, strict=True):
-            text = text.replace(placeholder, user)
-        return text
-
-    def public(self, name: str) -> str:
-        """The name a caller sees for a parameter spelled `name` in the masked plan."""
-        return dict(self.preferred).get(name, self.unmask(name))
-
-    def error(self, error: DiffgenError) -> DiffgenError:
-        """A backend's error about the masked plan, in the user's names."""
-        return DiffgenError(self.unmask(error.what), self.unmask(error.why), self.unmask(error.fix))
-
+    pass
 
 # ---------------------------------------------------------------------------------------------
 # Renaming

@@ -1,192 +1,18 @@
-"""Stage 2: the frozen plan of a generated module, all that the templates see."""
+"""The frozen plan of a generated module's functions: operators, types and constants."""
 
 from __future__ import annotations
 
 import textwrap
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
-from . import __version__
-from .backends.base import Backend, BackendPlan, ErrorModel, inner_quantities
-from .backends.registry import check_pair, get_backend, get_outer
+from .backends.base import inner_quantities
+from .backends.registry import get_backend
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
-from .inspect_target import Inspected
-from .names import Names
+from .model import TANGENTS, ArrayPlan, FunctionPlan, Inspected, ModulePlan, Names, Pair
 from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
 from .spec import Spec
-
-#: The generator's names of tangent parameters: one tangent and a batch of them.
-TANGENTS = ("dx", "dy", "dxs", "dys")
-
-#: Standard-library names that templates/module.py.jinja itself uses.
-TEMPLATE_STDLIB = (
-    ("collections.abc", "Mapping"),
-    ("types", "MappingProxyType"),
-    ("typing", "Final"),
-)
-
-
-@dataclass(frozen=True)
-class ArrayPlan:
-    """An argument or result as the module's code handles it."""
-
-    name: str
-    spec: Spec
-    annotation: str  # in a public signature
-    array: str  # the flavour's array: "npt.NDArray[np.float64]", "jax.Array"
-    checked: str  # what the argument is once checked: "jax.Array | npt.NDArray[np.float64]"
-    dtype: str  # the dtype as generated code spells it: "np.float64"
-
-    @property
-    def shape(self) -> str:
-        """The shape as a Python literal: "(10,)", "(3, 4)" or "()"."""
-        return repr(self.spec.shape)
-
-    @property
-    def scalar(self) -> bool:
-        return self.spec.is_scalar
-
-    @property
-    def size(self) -> int:
-        return self.spec.size
-
-
-@dataclass(frozen=True)
-class FunctionPlan:
-    """One top-level operator function of the module (a plain operator or its value variant)."""
-
-    name: str
-    operator: str
-    params: tuple[ArrayPlan, ...]  # x, then the tangent if any, then the constants
-    results: tuple[ArrayPlan, ...]  # each named after its quantity: value, gradient, ...
-    returns: str
-    docstring: str
-    public: bool = True  # False: a private `_inner_*` function an outer backend calls
-    flavour: str = "numpy"  # the array library of its parameters and results
-    outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
-    batch: int = 0  # B > 0: `<operator>_batch`, the operator for B tangents stacked on axis 0
-
-    @property
-    def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:
-        """(parameter, result) of each result the caller may have written into its own array."""
-        return tuple((out, r) for out, r in zip(self.outs, self.results, strict=True) if out)
-
-    @property
-    def order(self) -> int:
-        """0 for a value, else the order of the operator's derivative."""
-        return OPERATORS[self.operator].order if self.operator in OPERATORS else 0
-
-    @property
-    def locals(self) -> str:
-        """`_value, _gradient`: the local variables a body leaves its results in."""
-        return ", ".join(f"_{r.name}" for r in self.results)
-
-
-@dataclass(frozen=True)
-class ModulePlan:
-    """Everything the module template renders; every decision is already made."""
-
-    reference: str
-    module_name: str
-    version: str
-    backend: str
-    outer: str
-    docstring: str
-    function_module: str
-    function_qualname: str
-    x: ArrayPlan
-    dx: ArrayPlan
-    y: ArrayPlan
-    dy: ArrayPlan
-    constants: tuple[ArrayPlan, ...]
-    call_args: str  # the arguments of the user's function, in its signature's order
-    functions: tuple[FunctionPlan, ...]
-    record: tuple[tuple[str, str], ...]  # DIFFGEN entries: key, Python literal
-    flavour: Flavour
-    backend_plan: BackendPlan
-    #: For a pair of different backends: the outer's plan of the second-order functions, which
-    #: call the inner backend's `private` functions (`_inner_gradient`, ...).
-    outer_plan: BackendPlan | None = None
-    private: tuple[FunctionPlan, ...] = ()
-    #: The plan in the users' names (what callers and the tests see) keeps the plan the module
-    #: is rendered from, in which each argument has a placeholder name (generator/names.py).
-    masked: ModulePlan | None = None
-    names: Names | None = None
-
-    def unmask(self, text: str) -> str:
-        """Text about the masked plan in the user's names."""
-        return self.names.unmask(text) if self.names else text
-
-    @property
-    def tangents(self) -> dict[str, str]:
-        """The tangent parameters' names, by kind (dx, dy, dxs, dys): `dx_` where an argument
-        of the function is called dx."""
-        return {kind: self.names.public(kind) if self.names else kind for kind in TANGENTS}
-
-    @property
-    def rendered_private(self) -> tuple[FunctionPlan, ...]:
-        """The private functions the module needs: none where the outer traced them into its
-        own code (torch graphs)."""
-        return self.private if self.outer_plan and self.outer_plan.calls_private else ()
-
-    @property
-    def pair_label(self) -> str:
-        """`sympy` or `sympy; second order finitediff over sympy`."""
-        if self.outer == self.backend:
-            return self.backend
-        return f"{self.backend}; second order {self.outer} over {self.backend}"
-
-    @property
-    def imports(self) -> tuple[str, ...]:
-        """The backends' import lines beyond the flavour's, each once."""
-        return tuple(dict.fromkeys(i for view in self.views for i in view.backend_plan.imports))
-
-    @property
-    def views(self) -> tuple[ModulePlan, ...]:
-        """The plan as each backend's template sees it: its own BackendPlan in `backend_plan`."""
-        if self.outer_plan is None:
-            return (self,)
-        return (self, replace(self, backend_plan=self.outer_plan, outer_plan=None))
-
-    def view_for(self, function: FunctionPlan) -> ModulePlan:
-        """The view whose backend renders this function: the outer's for second order."""
-        return self.views[-1] if function.order == 2 else self.views[0]
-
-    @property
-    def error(self) -> ErrorModel:
-        """How exact the module is: first order from the inner, second from the outer."""
-        inner, outer = self.backend_plan.error, self.views[-1].backend_plan.error
-        if outer is inner:
-            return inner
-        return ErrorModel(
-            factor=max(inner.factor, outer.factor),
-            exponents=(inner.exponents[0], inner.exponents[1], outer.exponents[2]),
-            why=f"{inner.why}; second order: {outer.why}",
-            variants_exact=inner.variants_exact and outer.variants_exact,
-        )
-
-    @property
-    def stdlib_imports(self) -> tuple[str, ...]:
-        """`from MODULE import a, b` lines for the template's, flavour's and backend's names."""
-        names: dict[str, set[str]] = {}
-        backends = [name for view in self.views for name in view.backend_plan.stdlib]
-        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *backends):
-            names.setdefault(module, set()).add(name)
-        return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
-
-    @property
-    def writes_out(self) -> bool:
-        """Whether any operator takes `out=`: the flavour's `_into` helper is needed."""
-        return any(f.out_params for f in self.functions)
-
-    @property
-    def all_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.functions)
-
-    @property
-    def constant_args(self) -> str:
-        """`, A, b`: what follows x in a call of the user's function."""
-        return "".join(f", {c.name}" for c in self.constants)
+from .version import __version__
 
 
 def array_plan(name: str, spec: Spec, flavour: Flavour, *, result: bool = False) -> ArrayPlan:
@@ -309,21 +135,6 @@ def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...]
     )
 
 
-def build_plan(inspected: Inspected, module_name: str, fingerprint: str) -> ModulePlan:
-    """Stage 2: check the backend (pair) and operators, and fix every name, type and constant.
-
-    The backends plan with the arguments under placeholder names, so that no argument name can
-    meet a name of theirs; the plan returned speaks the user's names (generator/names.py).
-    """
-    users = [arg.name for arg in inspected.args]
-    names = Names.of(inspected.target.function, users, f"{inspected.module}\n{module_name}")
-    try:
-        masked = masked_plan(names.mask(inspected), module_name, fingerprint)
-    except DiffgenError as error:
-        raise names.error(error) from error
-    return unmasked(masked, names.with_public(public_parameters(masked, names)))
-
-
 def public_parameters(masked: ModulePlan, names: Names) -> tuple[str, ...]:
     """The generator's own parameters of the public operators: tangents and `out=`."""
     params = [p.name for f in masked.functions for p in f.params]
@@ -362,14 +173,18 @@ def unmasked(masked: ModulePlan, names: Names) -> ModulePlan:
     )
 
 
-def masked_plan(inspected: Inspected, module_name: str, fingerprint: str) -> ModulePlan:
-    """The plan of the module's code, for arguments under placeholder names."""
+def masked_plan(
+    inspected: Inspected,
+    module_name: str,
+    fingerprint: str,
+    ops: tuple[Operator, ...],
+    pair: Pair,
+) -> ModulePlan:
+    """The plan of the module's code, for arguments under placeholder names, with the inner
+    backend's plan (compose.py adds a foreign outer's)."""
     target = inspected.target
     backend = get_backend(target.backend)
-    ops = resolve_operators(inspected, backend.operators)
-    outer = target.outer or target.backend
-    if target.outer is not None or any(op.order == 2 for op in ops):
-        check_pair(outer, target.backend)
+    outer = pair.outer
     flavour = FLAVOURS[backend.flavour]
     x = array_plan(inspected.active.name, inspected.active.spec, flavour)
     dx = array_plan("dx", inspected.active.spec, flavour)
@@ -385,11 +200,8 @@ def masked_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Mod
         for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
     )
     functions += batch_functions(inspected, ops, x, constants, flavour)
-    # within one framework (jax over jax, ...) the backend composes the pair itself; across
-    # frameworks the inner backend plans private `_inner_*` functions that the outer one calls
-    family = outer.partition(":")[0] != target.backend.partition(":")[0]
-    mixed = family and any(op.order == 2 for op in ops)
-    private = private_functions(inspected, functions, backend, outer) if mixed else ()
+    mixed = pair.foreign is not None
+    private = private_functions(inspected, functions, pair.foreign) if pair.foreign else ()
     inner_functions = tuple(f for f in functions if not (mixed and f.order == 2))
     backend_plan = backend.plan(inspected, inner_functions + private, outer)
     record = (
@@ -425,17 +237,7 @@ def masked_plan(inspected: Inspected, module_name: str, fingerprint: str) -> Mod
         backend_plan=backend_plan,
         private=private,
     )
-    if not mixed:
-        return plan
-    from .render import render_private  # render imports this module
-
-    outer_plan = get_outer(outer).plan_outer(
-        inspected, functions, target.backend, render_private(plan)
-    )
-    how = f"{backend_plan.description}\n\n{outer_plan.description}"
-    return replace(
-        plan, outer_plan=outer_plan, docstring=module_docstring(inspected, outer, ops, how)
-    )
+    return plan
 
 
 def batch_functions(
@@ -474,15 +276,11 @@ def batch_functions(
 
 
 def private_functions(
-    inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: Backend, outer: str
+    inspected: Inspected, functions: tuple[FunctionPlan, ...], dialect: str
 ) -> tuple[FunctionPlan, ...]:
-    """The inner backend's private functions that a foreign outer's second-order ones call.
-
-    They take and return arrays of the outer's library where the inner can print its code in it
-    (sympy under jax or torch), else of the inner's own, which the outer converts (finitediff).
-    """
-    outer_flavour = get_backend(outer).flavour
-    flavour = FLAVOURS[outer_flavour if outer_flavour in inner.dialects else inner.flavour]
+    """The inner backend's private functions that a foreign outer's second-order ones call,
+    taking and returning arrays of `dialect` (the pair's choice, compose.py)."""
+    flavour = FLAVOURS[dialect]
     x = array_plan(inspected.active.name, inspected.active.spec, flavour)
     constants = tuple(array_plan(c.name, c.spec, flavour) for c in inspected.constants)
     return tuple(

@@ -1,33 +1,11 @@
-"""Stage 3: render plans through the one configured Jinja environment."""
+"""Render plans (the module's and its tests') through the one Jinja environment."""
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
-
-import jinja2
-
+from .model import ModulePlan
 from .names import check_tests, finalize
-from .plan import ModulePlan
-from .verify import TestPlan
-
-
-def templates_dir() -> Path:
-    """The templates: inside the installed wheel, else at the top of the source checkout."""
-    packaged = Path(__file__).parent / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
-
-
-@cache
-def environment() -> jinja2.Environment:
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir()),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
+from .templating import environment
+from .testplan import TestPlan
 
 
 def render_module(plan: ModulePlan) -> str:
@@ -46,15 +24,6 @@ def render_tests(plan: TestPlan) -> str:
     return source
 
 
-#: The private `_inner_*` functions alone, for an outer backend that traces them at generation.
-PRIVATE = """{%- import "function.py.jinja" as functions -%}
-{% for fn in plan.private %}
-
-
-{{ functions.function(plan, fn) }}
-{% endfor %}
-"""
-
-
 def render_private(plan: ModulePlan) -> str:
-    return environment().from_string(PRIVATE).render(plan=plan)
+    """The private `_inner_*` functions alone, for a foreign outer that traces or calls them."""
+    return environment().get_template("private.py.jinja").render(plan=plan)

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from generator import bench as bench_module
 from generator.backends.finitediff import FiniteDiff
 from generator.backends.jax_backend import JaxBackend
 from generator.backends.sympy_backend import Sympy
-from generator.bench import Candidate, Measured, bench, table
+from generator.measure import bench as bench_module
+from generator.measure.bench import Candidate, Measured, bench, table
+from generator.measure.tune import Tuned, tune, winner
 from generator.target import Target
-from generator.tune import Tuned, tune, winner
 from tests.conftest import Project
 
 PYPROJECT = """\
@@ -162,7 +162,7 @@ def test_tune_states_a_change_of_array_type(
 ) -> None:
     """With --any-flavour, a change of backend that changes what the operators return says so
     (the timings are fixed here, so that the change happens)."""
-    import generator.tune as tune_module
+    import generator.measure.tune as tune_module
 
     def measured(target: Target, root: object, **_: object) -> list[Measured]:
         times = {"finitediff": 30.0, "jax:reverse": 10.0}

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import sympy
 
-from generator.derivatives import Derivatives
-from generator.emit import Result, emit, unpack
+from generator.symbolic.derivatives import Derivatives
+from generator.symbolic.printer import Result, emit, unpack
 
 
 def rosen_gradient(n: int) -> tuple[list[Any], Result]:

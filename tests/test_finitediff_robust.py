@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from generator.bench import load
 from generator.errors import DiffgenError
+from generator.measure.loader import load
 from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO, Project

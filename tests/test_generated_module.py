@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
-from generator.bench import load
+from generator.measure.loader import load
 from tests.conftest import REPO, run_blocked
 
 EPS = np.finfo(np.float64).eps

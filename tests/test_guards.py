@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from generator import cli
-from generator.bench import load
+from generator.measure.loader import load
 from generator.target import Target
 from tests.conftest import Project, run_generated_tests
 from tests.test_bad_input import assert_refused

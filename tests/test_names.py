@@ -19,12 +19,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from generator.compose import build_plan
 from generator.errors import DiffgenError
-from generator.names import STEMS, Names, check_tests, finalize
+from generator.model import STEMS, Names
+from generator.names import check_tests, finalize
 from generator.pipeline import generate
-from generator.plan import build_plan, public_parameters
-from generator.render import environment
+from generator.plan import public_parameters
 from generator.target import Target
+from generator.templating import environment
 from tests.conftest import Project
 
 Run = Callable[..., tuple[int, str, str]]

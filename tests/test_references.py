@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from generator import derivatives
+from generator.expected import Point, calls_per_point, references
 from generator.inspect_target import inspect_target
 from generator.pipeline import generate_and_write
-from generator.references import Point, calls_per_point, references
+from generator.symbolic import derivatives
 from generator.target import Target
 from tests.conftest import REPO, Project, run_generated_tests
 from tests.test_generated_module import load
@@ -210,7 +210,7 @@ def test_sympy_modules_overflow_to_inf_as_numpy_does(user: Project) -> None:
 
 def test_emit_imports_torch_only_for_the_torch_dialect() -> None:
     script = (
-        "import sys, sympy; from generator import emit; x = sympy.Symbol('x');"
+        "import sys, sympy; from generator.symbolic import printer as emit; x = sympy.Symbol('x');"
         " r = emit.Result('value', (), 'np.float64', True, entries=(sympy.exp(x),));"
         " emit.emit([r]); assert 'torch' not in sys.modules, 'math';"
         " emit.emit([emit.Result('value', (1,), 'torch.float64', False, entries=(x,))], 'torch',"
@@ -229,7 +229,7 @@ def test_control_flow_advice_names_what_takes_it(diffgen: Run, user: Project) ->
 
 
 def test_unsupported_names_point_to_the_readme() -> None:
-    from generator.symbolic_namespace import NAMESPACE
+    from generator.symbolic.namespace import NAMESPACE
 
     with pytest.raises(AttributeError) as info:
         NAMESPACE.fft  # noqa: B018

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from generator.backends.registry import BACKENDS, PAIRS
-from generator.bench import load
+from generator.measure.loader import load
 from generator.operators import OPERATORS, QUANTITIES
 from generator.pipeline import generate
 from generator.target import Target

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
-from generator import derivatives
 from generator.pipeline import generate_and_write
+from generator.symbolic import derivatives
 from generator.target import Target
 from tests.conftest import REPO, Project, run_blocked
 from tests.test_generated_module import load

@@ -27,8 +27,8 @@ import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from generator import torch_graph
-from generator.bench import load
 from generator.errors import DiffgenError
+from generator.measure.loader import load
 from generator.pipeline import generate
 from generator.target import Target
 from tests.conftest import REPO

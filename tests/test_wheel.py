@@ -35,7 +35,8 @@ def test_wheel_installs_and_generates(tmp_path: Path) -> None:
     Path(site, "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     project = tmp_path / "project"
     shutil.copytree(REPO / "examples", project / "examples")
-    where = run(python, "-c", "import generator.render as r; print(r.templates_dir())", cwd=project)
+    show = "import generator.templating as t; print(t.templates_dir())"
+    where = run(python, "-c", show, cwd=project)
     assert where.strip() == str(Path(site, "generator", "templates"))
     out = run(python, "-m", "generator", "generate", "examples.rosen:rosen", "--arg",
               "x=float64[10]", "--ops", "all", "--backend", "finitediff", cwd=project)  # fmt: skip

@@ -5,29 +5,14 @@ from __future__ import annotations
 import importlib.util
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import DiffgenError
+from ..model import BackendPlan, ErrorModel
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
-
-
-@dataclass(frozen=True)
-class ErrorModel:
-    """How far a module's results may be from exact: the generated tests' tolerances.
-
-    atol = factor * eps**exponents[order] * max(1, |f(x)|, |reference|), with eps the unit
-    roundoff of the coarser of x's and f(x)'s dtypes and order 0 (the value), 1 or 2.
-    """
-
-    factor: float
-    exponents: tuple[float, float, float]
-    why: str  # one sentence for the generated tests' docstring
-    variants_exact: bool  # value variants compute bit-identical results to the plain operators
+    from ..model import FunctionPlan, Inspected
 
 
 #: The error model of automatic differentiation (jax and torch): every result is the rounded
@@ -100,28 +85,12 @@ def helper_closure(helpers: set[str], table: dict[str, tuple[str, ...]]) -> tupl
     return tuple(name for name in table if name in needed)
 
 
-@dataclass(frozen=True)
-class BackendPlan:
-    """What a backend adds to the module plan: its template and the constants it prepared."""
-
-    template: str
-    stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its code uses
-    imports: tuple[str, ...]  # other import lines beyond the flavour's
-    constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
-    helpers: tuple[str, ...]  # names of the template's helper macros this module needs
-    description: str  # one paragraph for the module docstring
-    error: ErrorModel
-    results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
-    calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
-
-
 class Backend(Protocol):
     """A first-order backend, which can also be the outer or inner half of a second-order pair."""
 
     name: str
     summary: str
     flavour: str  # the array library of its modules: "numpy", "jax" or "torch"
-    dialects: tuple[str, ...]  # the array libraries it can write private inner functions in
     operators: tuple[str, ...]  # the operators it can generate
 
     def plan(

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..plan import ArrayPlan, FunctionPlan
+    from ..model import ArrayPlan, FunctionPlan
 
 
 @dataclass(frozen=True)

@@ -22,14 +22,13 @@ import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..model import BackendPlan, ErrorModel
 from ..operators import OPERATORS
 from ..spec import EPS, Dtype
-from .base import BackendPlan, ErrorModel
 from .differences import CONVERSIONS, Site, expressions
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
+    from ..model import FunctionPlan, Inspected
 
 
 #: Central differences err by about eps**p relative to the function's scale: p = 2/3 for first
@@ -98,7 +97,7 @@ def mutated(inspected: Inspected) -> tuple[str, ...]:
     """
     import numpy as np
 
-    from ..inspect_target import PROBE_SEED, draw
+    from ..model import PROBE_SEED, draw
     from ..x64 import precise
 
     rng = np.random.default_rng(PROBE_SEED)
@@ -145,7 +144,6 @@ class FiniteDiff:
     name = "finitediff"
     summary = "central differences in numpy, relative steps fixed per dtype"
     flavour = "numpy"
-    dialects: tuple[str, ...] = ("numpy",)
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(

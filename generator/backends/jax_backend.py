@@ -32,21 +32,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DiffgenError
+from ..model import BackendPlan
 from ..spec import Spec
 from ..x64 import precise
-from .base import (
-    AD_ERROR,
-    BackendPlan,
-    annotation,
-    helper_closure,
-    require,
-    result_targets,
-    vmapped,
-)
+from .base import AD_ERROR, annotation, helper_closure, require, result_targets, vmapped
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
+    from ..model import FunctionPlan, Inspected
 
 
 #: The platforms a --jax-export artifact is lowered for: it runs on any of them.
@@ -269,7 +261,7 @@ def target_digest(inspected: Inspected) -> str:
 
 def kernel_functions(plan: JaxPlan, inspected: Inspected) -> dict[str, Any]:
     """The kernels as functions: their source rendered and run with the user's function."""
-    from ..render import environment  # render imports plan, which imports the backends
+    from ..templating import environment  # render imports plan, which imports the backends
 
     source = environment().from_string(TRACED).render(plan=plan)
     namespace: dict[str, Any] = {
@@ -311,7 +303,6 @@ class JaxBackend:
     """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
 
     flavour = "jax"
-    dialects: tuple[str, ...] = ("jax",)
     operators: tuple[str, ...] = (
         "pushforward", "pullback", "derivative", "gradient", "jacobian",
         "second_derivative", "hvp", "hessian",

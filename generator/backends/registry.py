@@ -1,4 +1,4 @@
-"""The table of backends and of the valid outer/inner pairs.
+"""The table of backends, what each declares, and the outer/inner pairs derived from it.
 
 The table is static, so that `diffgen backends` (and the command line's start) need no backend
 module: each backend's module, which imports sympy, jax or torch, is loaded when the backend is
@@ -18,22 +18,39 @@ from .base import Backend, ForeignOuter
 
 @dataclass(frozen=True)
 class Entry:
-    """What `diffgen backends` shows of a backend, known without loading it."""
+    """What a backend declares, known without loading it: what `diffgen backends` shows, and
+    what decides which outer/inner pairs are valid (`PAIRS`)."""
 
     name: str
     flavour: str  # the array library of its modules
     operators: tuple[str, ...]
+    #: the array libraries it can write its private inner functions in, for a foreign outer
+    dialects: tuple[str, ...]
+    #: the array libraries whose code it can differentiate as the outer of another backend
+    differentiates: tuple[str, ...] = ()
+
+    @property
+    def family(self) -> str:
+        """`jax` for jax:forward and jax:reverse: backends of one family compose themselves."""
+        return self.name.partition(":")[0]
+
+    def can_differentiate(self, inner: Entry) -> bool:
+        """Whether this backend can be the outer of `inner` in a second-order pair."""
+        return self.family == inner.family or bool(set(self.differentiates) & set(inner.dialects))
 
 
+_ALL = tuple(OPERATORS)
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in (
-        Entry("finitediff", "numpy", tuple(OPERATORS)),
-        Entry("sympy", "numpy", tuple(OPERATORS)),
-        Entry("jax:forward", "jax", tuple(OPERATORS)),
-        Entry("jax:reverse", "jax", tuple(OPERATORS)),
-        Entry("torch:forward", "torch", tuple(OPERATORS)),
-        Entry("torch:reverse", "torch", tuple(OPERATORS)),
+        # finitediff differences any callable of numpy, jax or torch arrays (it converts)
+        Entry("finitediff", "numpy", _ALL, ("numpy",), ("numpy", "jax", "torch")),
+        # sympy prints its code for numpy, jax or torch; it differentiates only its own traces
+        Entry("sympy", "numpy", _ALL, ("numpy", "jax", "torch")),
+        Entry("jax:forward", "jax", _ALL, ("jax",), ("jax",)),
+        Entry("jax:reverse", "jax", _ALL, ("jax",), ("jax",)),
+        Entry("torch:forward", "torch", _ALL, ("torch",), ("torch",)),
+        Entry("torch:reverse", "torch", _ALL, ("torch",), ("torch",)),
     )
 }
 
@@ -75,27 +92,13 @@ class Backends(Mapping[str, Backend]):
 
 BACKENDS: Mapping[str, Backend] = Backends()
 
-#: (outer, inner) pairs valid for second-order operators.
-PAIRS: tuple[tuple[str, str], ...] = (
-    ("finitediff", "finitediff"),
-    ("sympy", "sympy"),
-    ("finitediff", "sympy"),
-    ("jax:forward", "sympy"),
-    ("jax:reverse", "sympy"),
-    ("torch:forward", "sympy"),
-    ("torch:reverse", "sympy"),
-    ("finitediff", "jax:forward"),
-    ("finitediff", "jax:reverse"),
-    ("finitediff", "torch:forward"),
-    ("finitediff", "torch:reverse"),
-    ("jax:forward", "jax:reverse"),
-    ("jax:reverse", "jax:forward"),
-    ("jax:reverse", "jax:reverse"),
-    ("jax:forward", "jax:forward"),
-    ("torch:forward", "torch:reverse"),
-    ("torch:reverse", "torch:forward"),
-    ("torch:reverse", "torch:reverse"),
-    ("torch:forward", "torch:forward"),
+#: (outer, inner) pairs valid for second-order operators, derived from the declarations: per
+#: inner backend, its outers in the order of ENTRIES.
+PAIRS: tuple[tuple[str, str], ...] = tuple(
+    (outer.name, inner.name)
+    for inner in ENTRIES.values()
+    for outer in ENTRIES.values()
+    if outer.can_differentiate(inner)
 )
 
 

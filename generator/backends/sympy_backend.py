@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sympy
 
-from ..derivatives import MAX_WORK, order_of, symbolic_derivatives
-from ..emit import OVERFLOWING, Result, emit, unpack
 from ..errors import DiffgenError
+from ..model import BackendPlan, ErrorModel
 from ..operators import OPERATORS
-from .base import BackendPlan, ErrorModel
+from ..symbolic.derivatives import MAX_WORK, order_of, symbolic_derivatives
+from ..symbolic.printer import OVERFLOWING, Result, emit, unpack
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
+    from ..model import FunctionPlan, Inspected
 
 #: Emitted code evaluates the exact expressions in float64: each operation rounds once, and the
 #: rounding errors add up along the expression and through cancellation; 64 eps of the scale
@@ -84,7 +83,6 @@ class Sympy:
     summary = "exact symbolic derivatives (SymPy), emitted as straight-line code"
     flavour = "numpy"
     #: its expressions print as math, jax or torch code
-    dialects: tuple[str, ...] = ("numpy", "jax", "torch")
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def plan(

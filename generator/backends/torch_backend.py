@@ -29,21 +29,13 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from ..errors import DiffgenError
+from ..model import BackendPlan
 from ..operators import OPERATORS
-from .base import (
-    AD_ERROR,
-    BackendPlan,
-    annotation,
-    helper_closure,
-    require,
-    result_targets,
-    vmapped,
-)
+from .base import AD_ERROR, annotation, helper_closure, require, result_targets, vmapped
 from .torch_trace import printed_graphs, quiet_torch, tried
 
 if TYPE_CHECKING:
-    from ..inspect_target import Inspected
-    from ..plan import FunctionPlan
+    from ..model import FunctionPlan, Inspected
     from ..spec import Spec
 
 
@@ -176,7 +168,6 @@ class TorchBackend:
     """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
 
     flavour = "torch"
-    dialects: tuple[str, ...] = ("torch",)
     operators: tuple[str, ...] = tuple(OPERATORS)
 
     def __init__(self, mode: str) -> None:

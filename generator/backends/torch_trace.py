@@ -20,7 +20,7 @@ from ..errors import DiffgenError
 if TYPE_CHECKING:
     import torch
 
-    from ..inspect_target import Inspected
+    from ..model import Inspected
     from ..spec import Spec
     from .torch_backend import Kernel, TorchPlan
 
@@ -111,7 +111,7 @@ def quiet_torch() -> Iterator[None]:
 
 def composed_kernels(plan: TorchPlan, inspected: Inspected) -> dict[str, Any]:
     """The kernels as functions: the composition rendered and run with the user's function."""
-    from ..render import environment  # render imports plan, which imports the backends
+    from ..templating import environment  # render imports plan, which imports the backends
 
     source = environment().from_string(COMPOSED).render(plan=plan)
     namespace: dict[str, Any] = {"_FUNCTION": inspected.function, "__name__": "diffgen_kernels"}
@@ -124,7 +124,7 @@ def examples(specs: dict[str, Spec], names: Sequence[str]) -> list[torch.Tensor]
     import numpy as np
     import torch
 
-    from ..inspect_target import PROBE_SEED, draw
+    from ..model import PROBE_SEED, draw
 
     rng = np.random.default_rng(PROBE_SEED)
     points = {name: torch.as_tensor(draw(spec, rng)) for name, spec in specs.items()}

@@ -16,10 +16,10 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .derivatives import symbolic_derivatives
-from .errors import DiffgenError
-from .inspect_target import Inspected, draw
-from .operators import OPERATORS
+from ..errors import DiffgenError
+from ..model import Inspected, draw
+from ..operators import OPERATORS
+from ..symbolic.derivatives import symbolic_derivatives
 
 Calls = dict[str, Callable[..., Any]]
 BENCH_SEED = 20_261_127

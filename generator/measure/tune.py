@@ -14,14 +14,14 @@ from pathlib import Path
 
 import tomlkit
 
+from ..config import output_path, read_config
+from ..errors import DiffgenError
+from ..inspect_target import inspect_target
+from ..operators import OPERATORS
+from ..plan import resolve_operators
+from ..target import Target
 from .baselines import INPUTS
 from .bench import Candidate, Measured, bench, candidates, flavour
-from .config import output_path, read_config
-from .errors import DiffgenError
-from .inspect_target import inspect_target
-from .operators import OPERATORS
-from .plan import resolve_operators
-from .target import Target
 
 
 def find_target(targets: Sequence[Target], name: str, root: Path) -> int:

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import sympy
 
-from .budget import phase, tick
-from .errors import DiffgenError
-from .symbolic import Traced, trace
+from ..budget import phase, tick
+from ..errors import DiffgenError
+from .trace import Traced, trace
 
 if TYPE_CHECKING:
-    from .inspect_target import Inspected
+    from ..model import Inspected
 
 Expr = Any  # sympy is untyped
 Row = dict[int, Expr]  # the nonzero entries of one row of a sparse matrix, by column

@@ -11,7 +11,6 @@ numbers are for people, and for `diffgen tune` (which compares the numpy rows).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import tempfile
 import time
@@ -20,17 +19,18 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from .backends.registry import BACKENDS, PAIRS
+from ..backends.registry import BACKENDS, PAIRS
+from ..errors import DiffgenError
+from ..inspect_target import inspect_target
+from ..model import Inspected
+from ..operators import OPERATORS
+from ..pipeline import generate
+from ..plan import resolve_operators
+from ..target import Target
 from .baselines import INPUTS, arguments, baselines, blocking, convert, jax_x64
-from .errors import DiffgenError
-from .inspect_target import Inspected, inspect_target
-from .operators import OPERATORS
-from .pipeline import generate
-from .plan import resolve_operators
-from .target import Target
+from .loader import load
 
 
 @dataclass(frozen=True)
@@ -94,15 +94,6 @@ def progress(total: int) -> Iterator[Callable[[str], None]]:
         yield step
     finally:
         print("\r\033[K", end="", file=sys.stderr)
-
-
-def load(path: Path) -> ModuleType:
-    """Import a generated module from its file."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def flavour(candidate: Candidate) -> str:

@@ -1,4 +1,4 @@
-"""Stage 6: the plan of a module's generated tests: points, references, tolerances, relations.
+"""The plan of a module's generated tests: points, references, tolerances, relations.
 
 The points are drawn from a seeded generator; references (references.py) are computed at
 generation time and written into the test file as literals, as are the tolerances.
@@ -15,10 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .errors import DiffgenError
-from .inspect_target import Inspected, draw
+from .expected import REFERENCE_ERROR_FACTOR, Point, references
+from .model import FunctionPlan, Inspected, ModulePlan, draw
 from .operators import OPERATORS
-from .plan import FunctionPlan, ModulePlan
-from .references import REFERENCE_ERROR_FACTOR, Point, references
 
 N_CASES = 3
 TEST_SEED = 20_261_126

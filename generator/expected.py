@@ -24,9 +24,9 @@ import sympy
 from scipy import differentiate
 
 from .budget import OverBudget, phase, tick
-from .derivatives import order_of, symbolic_derivatives
 from .errors import DiffgenError
-from .inspect_target import Inspected
+from .model import Inspected
+from .symbolic.derivatives import order_of, symbolic_derivatives
 from .x64 import precise
 
 FloatArray = npt.NDArray[np.float64]

@@ -1,0 +1,1 @@
+"""Measurement: `diffgen bench`, its hand-written baselines, `diffgen tune`, the module loader."""

@@ -1,0 +1,346 @@
+"""The vocabulary every stage shares: the inspected function, names, and the frozen plans."""
+
+from __future__ import annotations
+
+import keyword
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .errors import DiffgenError
+from .flavour import Flavour
+from .operators import OPERATORS
+from .spec import Spec
+from .target import DEFAULT_DOMAIN, Target
+
+#: The seed of the points diffgen draws at generation time (the probe, references, steps).
+PROBE_SEED = 20_240_917
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One parameter the generated operators take: the active argument or a constant."""
+
+    name: str
+    spec: Spec
+    active: bool
+
+
+@dataclass(frozen=True)
+class Inspected:
+    """Everything later stages need to know about the user's function."""
+
+    target: Target
+    module: str
+    qualname: str
+    args: tuple[Arg, ...]
+    output: Spec
+    function: Callable[..., object] = field(compare=False, repr=False)
+    #: A digest of the function's own source and what it uses in its module (fingerprint.py).
+    source_digest: str = ""
+
+    @property
+    def active(self) -> Arg:
+        return next(arg for arg in self.args if arg.active)
+
+    @property
+    def constants(self) -> tuple[Arg, ...]:
+        return tuple(arg for arg in self.args if not arg.active)
+
+    @property
+    def domain(self) -> tuple[float, float]:
+        """The interval the probe and the generated tests draw the arguments from."""
+        return self.target.points_domain
+
+
+def draw(
+    spec: Spec, rng: np.random.Generator, domain: tuple[float, float] = DEFAULT_DOMAIN
+) -> np.ndarray:
+    """A point of the given spec, uniform in domain (by default target.DEFAULT_DOMAIN)."""
+    return np.asarray(rng.uniform(*domain, size=spec.shape), dtype=spec.dtype)
+
+
+#: Placeholder stems: the first that no argument name and no part of the target contains.
+STEMS = ("dgarg", "dgparam", "diffgenarg", "diffgen_user_argument")
+
+
+def fresh(name: str, taken: Iterable[str]) -> str:
+    """`name_`, `name__`, ...: the first spelling not taken (readable, and never a keyword)."""
+    used = set(taken)
+    candidate = name + "_"
+    while candidate in used or keyword.iskeyword(candidate):
+        candidate += "_"
+    return candidate
+
+
+@dataclass(frozen=True)
+class Names:
+    """The user's argument names, their placeholders, and the public parameters of the
+    generator that an argument's name displaced (`dx` -> `dx_`, `out` -> `out_`)."""
+
+    function: str  # the target's reference, for messages
+    users: tuple[str, ...]  # the argument names in signature order
+    placeholders: tuple[str, ...]  # one per argument, none a substring of another or of text
+    preferred: tuple[tuple[str, str], ...] = ()  # (generator's public name, its new spelling)
+
+    @staticmethod
+    def of(function: str, users: Sequence[str], text: str = "") -> Names:
+        """Placeholders `dgarg0_`, `dgarg1_`, ... from a stem no argument or `text` contains."""
+        haystack = "\n".join((*users, function, text))
+        stem = next((s for s in STEMS if s not in haystack), None)
+        if stem is None:  # an argument spelled like every stem: refuse rather than guess
+            raise DiffgenError(
+                f"the argument names of {function} contain diffgen's placeholders",
+                f"diffgen renames arguments to {', '.join(STEMS)}... while it generates code",
+                "rename the argument",
+            )
+        return Names(function, tuple(users), tuple(f"{stem}{i}_" for i in range(len(users))))
+
+    def with_public(self, names: Iterable[str]) -> Names:
+        """These parameter names of the public operators (tangents, `out=`), each moved out of
+        the way of an argument that has its name."""
+        wanted = tuple(dict.fromkeys(names))
+        taken = {*self.users, *wanted}
+        preferred = []
+        for name in wanted:
+            if name in self.users:
+                new = fresh(name, taken)
+                taken.add(new)
+                preferred.append((name, new))
+        return replace(self, preferred=tuple(preferred))
+
+    def mask(self, inspected: Inspected) -> Inspected:
+        """The inspected target with each argument under its placeholder."""
+        renamed = {u: p for u, p in zip(self.users, self.placeholders, strict=True)}
+        args = tuple(replace(arg, name=renamed[arg.name]) for arg in inspected.args)
+        return replace(inspected, args=args)
+
+    def unmask(self, text: str) -> str:
+        """Text of the masked plan with the user's names back in place."""
+        for placeholder, user in zip(self.placeholders, self.users, strict=True):
+            text = text.replace(placeholder, user)
+        return text
+
+    def public(self, name: str) -> str:
+        """The name a caller sees for a parameter spelled `name` in the masked plan."""
+        return dict(self.preferred).get(name, self.unmask(name))
+
+    def error(self, error: DiffgenError) -> DiffgenError:
+        """A backend's error about the masked plan, in the user's names."""
+        return DiffgenError(self.unmask(error.what), self.unmask(error.why), self.unmask(error.fix))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Who computes what (compose.py decides): the inner backend, which writes the first-order
+    operators, and the outer, which differentiates the inner's first derivative."""
+
+    inner: str
+    outer: str  # the inner itself for first-order modules and self-composed pairs
+    #: None where the inner backend composes the pair itself (one family: jax over jax); else
+    #: the array library of the inner's private `_inner_*` functions the foreign outer calls
+    foreign: str | None = None
+
+
+@dataclass(frozen=True)
+class ErrorModel:
+    """How far a module's results may be from exact: the generated tests' tolerances.
+
+    atol = factor * eps**exponents[order] * max(1, |f(x)|, |reference|), with eps the unit
+    roundoff of the coarser of x's and f(x)'s dtypes and order 0 (the value), 1 or 2.
+    """
+
+    factor: float
+    exponents: tuple[float, float, float]
+    why: str  # one sentence for the generated tests' docstring
+    variants_exact: bool  # value variants compute bit-identical results to the plain operators
+
+
+@dataclass(frozen=True)
+class BackendPlan:
+    """What a backend adds to the module plan: its template and the constants it prepared."""
+
+    template: str
+    stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its code uses
+    imports: tuple[str, ...]  # other import lines beyond the flavour's
+    constants: tuple[tuple[str, str, str], ...]  # (name, Python literal, comment)
+    helpers: tuple[str, ...]  # names of the template's helper macros this module needs
+    description: str  # one paragraph for the module docstring
+    error: ErrorModel
+    results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
+    calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
+
+
+#: The generator's names of tangent parameters: one tangent and a batch of them.
+TANGENTS = ("dx", "dy", "dxs", "dys")
+
+#: Standard-library names that templates/module.py.jinja itself uses.
+TEMPLATE_STDLIB = (
+    ("collections.abc", "Mapping"),
+    ("types", "MappingProxyType"),
+    ("typing", "Final"),
+)
+
+
+@dataclass(frozen=True)
+class ArrayPlan:
+    """An argument or result as the module's code handles it."""
+
+    name: str
+    spec: Spec
+    annotation: str  # in a public signature
+    array: str  # the flavour's array: "npt.NDArray[np.float64]", "jax.Array"
+    checked: str  # what the argument is once checked: "jax.Array | npt.NDArray[np.float64]"
+    dtype: str  # the dtype as generated code spells it: "np.float64"
+
+    @property
+    def shape(self) -> str:
+        """The shape as a Python literal: "(10,)", "(3, 4)" or "()"."""
+        return repr(self.spec.shape)
+
+    @property
+    def scalar(self) -> bool:
+        return self.spec.is_scalar
+
+    @property
+    def size(self) -> int:
+        return self.spec.size
+
+
+@dataclass(frozen=True)
+class FunctionPlan:
+    """One top-level operator function of the module (a plain operator or its value variant)."""
+
+    name: str
+    operator: str
+    params: tuple[ArrayPlan, ...]  # x, then the tangent if any, then the constants
+    results: tuple[ArrayPlan, ...]  # each named after its quantity: value, gradient, ...
+    returns: str
+    docstring: str
+    public: bool = True  # False: a private `_inner_*` function an outer backend calls
+    flavour: str = "numpy"  # the array library of its parameters and results
+    outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
+    batch: int = 0  # B > 0: `<operator>_batch`, the operator for B tangents stacked on axis 0
+
+    @property
+    def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:
+        """(parameter, result) of each result the caller may have written into its own array."""
+        return tuple((out, r) for out, r in zip(self.outs, self.results, strict=True) if out)
+
+    @property
+    def order(self) -> int:
+        """0 for a value, else the order of the operator's derivative."""
+        return OPERATORS[self.operator].order if self.operator in OPERATORS else 0
+
+    @property
+    def locals(self) -> str:
+        """`_value, _gradient`: the local variables a body leaves its results in."""
+        return ", ".join(f"_{r.name}" for r in self.results)
+
+
+@dataclass(frozen=True)
+class ModulePlan:
+    """Everything the module template renders; every decision is already made."""
+
+    reference: str
+    module_name: str
+    version: str
+    backend: str
+    outer: str
+    docstring: str
+    function_module: str
+    function_qualname: str
+    x: ArrayPlan
+    dx: ArrayPlan
+    y: ArrayPlan
+    dy: ArrayPlan
+    constants: tuple[ArrayPlan, ...]
+    call_args: str  # the arguments of the user's function, in its signature's order
+    functions: tuple[FunctionPlan, ...]
+    record: tuple[tuple[str, str], ...]  # DIFFGEN entries: key, Python literal
+    flavour: Flavour
+    backend_plan: BackendPlan
+    #: For a pair of different backends: the outer's plan of the second-order functions, which
+    #: call the inner backend's `private` functions (`_inner_gradient`, ...).
+    outer_plan: BackendPlan | None = None
+    private: tuple[FunctionPlan, ...] = ()
+    #: The plan in the users' names (what callers and the tests see) keeps the plan the module
+    #: is rendered from, in which each argument has a placeholder name (generator/names.py).
+    masked: ModulePlan | None = None
+    names: Names | None = None
+
+    def unmask(self, text: str) -> str:
+        """Text about the masked plan in the user's names."""
+        return self.names.unmask(text) if self.names else text
+
+    @property
+    def tangents(self) -> dict[str, str]:
+        """The tangent parameters' names, by kind (dx, dy, dxs, dys): `dx_` where an argument
+        of the function is called dx."""
+        return {kind: self.names.public(kind) if self.names else kind for kind in TANGENTS}
+
+    @property
+    def rendered_private(self) -> tuple[FunctionPlan, ...]:
+        """The private functions the module needs: none where the outer traced them into its
+        own code (torch graphs)."""
+        return self.private if self.outer_plan and self.outer_plan.calls_private else ()
+
+    @property
+    def pair_label(self) -> str:
+        """`sympy` or `sympy; second order finitediff over sympy`."""
+        if self.outer == self.backend:
+            return self.backend
+        return f"{self.backend}; second order {self.outer} over {self.backend}"
+
+    @property
+    def imports(self) -> tuple[str, ...]:
+        """The backends' import lines beyond the flavour's, each once."""
+        return tuple(dict.fromkeys(i for view in self.views for i in view.backend_plan.imports))
+
+    @property
+    def views(self) -> tuple[ModulePlan, ...]:
+        """The plan as each backend's template sees it: its own BackendPlan in `backend_plan`."""
+        if self.outer_plan is None:
+            return (self,)
+        return (self, replace(self, backend_plan=self.outer_plan, outer_plan=None))
+
+    def view_for(self, function: FunctionPlan) -> ModulePlan:
+        """The view whose backend renders this function: the outer's for second order."""
+        return self.views[-1] if function.order == 2 else self.views[0]
+
+    @property
+    def error(self) -> ErrorModel:
+        """How exact the module is: first order from the inner, second from the outer."""
+        inner, outer = self.backend_plan.error, self.views[-1].backend_plan.error
+        if outer is inner:
+            return inner
+        return ErrorModel(
+            factor=max(inner.factor, outer.factor),
+            exponents=(inner.exponents[0], inner.exponents[1], outer.exponents[2]),
+            why=f"{inner.why}; second order: {outer.why}",
+            variants_exact=inner.variants_exact and outer.variants_exact,
+        )
+
+    @property
+    def stdlib_imports(self) -> tuple[str, ...]:
+        """`from MODULE import a, b` lines for the template's, flavour's and backend's names."""
+        names: dict[str, set[str]] = {}
+        backends = [name for view in self.views for name in view.backend_plan.stdlib]
+        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *backends):
+            names.setdefault(module, set()).add(name)
+        return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
+
+    @property
+    def writes_out(self) -> bool:
+        """Whether any operator takes `out=`: the flavour's `_into` helper is needed."""
+        return any(f.out_params for f in self.functions)
+
+    @property
+    def all_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.functions)
+
+    @property
+    def constant_args(self) -> str:
+        """`, A, b`: what follows x in a call of the user's function."""
+        return "".join(f", {c.name}" for c in self.constants)
