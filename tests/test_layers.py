@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("options", "backends.options", "backends.jax_options", "backends.torch_options"),
     ("operators", "target", "flavour", "fingerprint"),
     ("model",),  # the frozen data every stage shares
-    ("names", "symbolic.*", "inspect_target", "config", "write", "stale", "formatting"),
+    ("names", "symbolic.*", "sparse.*", "inspect_target", "config", "write", "stale", "formatting"),
     ("backends.*", "torch_graph", "torch_calls"),  # each backend plans its operators
     ("plan",),  # stage 2: the module's functions, types and constants
     ("expected", "testplan", "render"),  # the tests' plan, rendering
