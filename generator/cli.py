@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
+from .api import build, check, generate
 from .backends.registry import ENTRIES, PAIRS
-from .config import check_outputs, read_config, target_paths
+from .config import read_config
 from .errors import DiffgenError
 from .operators import OPERATORS
+from .stale import summary
 from .target import Target
+from .version import __version__
 
 REPORT = (
     "this is a bug in diffgen, not in your input: please report it (an issue on diffgen's"
@@ -199,14 +201,12 @@ def run_bench(args: argparse.Namespace) -> int:
 
 
 def run_generate(args: argparse.Namespace) -> int:
-    from .pipeline import generate_and_write
-
-    target = Target(
-        function=args.function,
+    paths = generate(
+        args.function,
         args=tuple(args.arg),
         dims=tuple(args.dim),
         wrt=args.wrt,
-        ops=tuple(op.strip() for op in args.ops.split(",") if op.strip()),
+        ops=args.ops,
         backend=args.backend,
         outer=args.outer,
         output=args.output,
@@ -216,8 +216,10 @@ def run_generate(args: argparse.Namespace) -> int:
         torch_compile=args.torch_compile,
         batch=args.batch,
         domain=args.domain,
+        root=Path.cwd(),
+        force=args.force,
     )
-    for path in generate_and_write(target, Path.cwd(), args.force):
+    for path in paths:
         print(f"wrote {path.relative_to(Path.cwd().resolve())}")
     return 0
 
@@ -242,34 +244,21 @@ def run(args: argparse.Namespace) -> int:
         print(tune(args.function, args.config, args.repeat, args.any_flavour))
         return 0
     root = args.config.resolve().parent
-    targets = read_config(args.config)
     if args.command == "build":
-        from .stale import target_problems
-
-        check_outputs(targets, root)
-        if not args.every and not any(target_problems(t, root) for t in targets):
-            for path in (p for t in targets for p in target_paths(t, root)):
-                print(f"unchanged {path.relative_to(root)}")  # without importing the pipeline
-            return 0
-        from .pipeline import build
-
         try:
-            built = build(targets, root, args.force, args.every, progress)
+            built = build(args.config, every=args.every, force=args.force, report=progress)
         finally:
             progress("")
         for file in built:
             print(f"{'wrote' if file.wrote else 'unchanged'} {file.path.relative_to(root)}")
         return 0
-    from .stale import check, summary
-
-    check_outputs(targets, root)
-    problems = check(targets, root)
+    problems = check(args.config)
     for problem in problems:
         print(f"{problem.path.relative_to(root)}: {problem.reason}")
     if problems:
         print("run `diffgen build` to regenerate (--force to overwrite hand edits)")
         return 1
-    print(summary(targets, root))
+    print(summary(read_config(args.config), root))
     return 0
 
 

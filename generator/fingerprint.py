@@ -16,10 +16,10 @@ from functools import cache
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-from . import __version__
 from .errors import DiffgenError
 from .target import Target, split_reference
 from .templating import templates_dir
+from .version import __version__
 
 #: Modules of the generator that never run while a module is generated (the command line, the
 #: benchmarks, the freshness check): editing them leaves every generated file current.

@@ -273,7 +273,7 @@ def probe_output(
 
 
 def inspect_target(target: Target, root: Path) -> Inspected:
-    """Stage 1: from a target to an Inspected function with every spec fixed."""
+    """From a target to an Inspected function with every spec fixed."""
     module, qualname, function = load_function(target.function, root)
     args = read_specs(target, function)
     active = next(arg for arg in args if arg.active)

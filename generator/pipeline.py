@@ -1,13 +1,11 @@
-"""The stages in order: inspect -> plan -> render -> format -> verify -> write; and `build`."""
+"""The stages in order: inspect -> plan (compose, plan, testplan) -> render -> format -> write."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import __version__
 from .compose import build_plan
 from .config import check_outputs, output_path, target_paths, test_path
 from .errors import DiffgenError
@@ -20,7 +18,8 @@ from .render import render_module, render_tests
 from .stale import Problem, check, target_problems
 from .target import Target, split_reference
 from .testplan import build_test_plan
-from .write import GeneratedFile, stamp, write_files
+from .version import __version__
+from .write import Built, GeneratedFile, stamp, write_files
 
 __all__ = ["Problem", "build", "check", "generate", "generate_and_write", "test_path"]
 
@@ -82,14 +81,6 @@ def generate_and_write(target: Target, root: Path, force: bool) -> tuple[Path, .
     files = generate(target, root)
     write_files(files, force)
     return tuple(file.path for file in files)
-
-
-@dataclass(frozen=True)
-class Built:
-    """What `build` did with one file: (re)wrote it, or left it as it was."""
-
-    path: Path
-    wrote: bool
 
 
 def failed(failures: list[tuple[str, DiffgenError]], total: int) -> DiffgenError:

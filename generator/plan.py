@@ -1,11 +1,10 @@
-"""Stage 2: the frozen plan of a generated module, all that the templates see (but the pair)."""
+"""The frozen plan of a generated module's functions: operators, types and constants."""
 
 from __future__ import annotations
 
 import textwrap
 from dataclasses import replace
 
-from . import __version__
 from .backends.base import inner_quantities
 from .backends.registry import get_backend
 from .errors import DiffgenError
@@ -13,6 +12,7 @@ from .flavour import FLAVOURS, Flavour
 from .model import TANGENTS, ArrayPlan, FunctionPlan, Inspected, ModulePlan, Names, Pair
 from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
 from .spec import Spec
+from .version import __version__
 
 
 def array_plan(name: str, spec: Spec, flavour: Flavour, *, result: bool = False) -> ArrayPlan:

@@ -1,4 +1,4 @@
-"""Stage 6: the plan of a module's generated tests: points, references, tolerances, relations.
+"""The plan of a module's generated tests: points, references, tolerances, relations.
 
 The points are drawn from a seeded generator; references (references.py) are computed at
 generation time and written into the test file as literals, as are the tolerances.

@@ -1,4 +1,4 @@
-"""Stage 5: stamp generated files with their header and fingerprint, and write them atomically."""
+"""Stamp generated files with their header and fingerprint, and write them atomically."""
 
 from __future__ import annotations
 
@@ -27,6 +27,14 @@ _STAMP = re.compile(
 )
 #: The stamp of diffgen 0.1.0 before per-input digests: such a file is stale, never edited.
 _OLD_STAMP = re.compile(r"# diffgen-fingerprint: inputs=[0-9a-f]+ content=(?P<content>[0-9a-f]+)")
+
+
+@dataclass(frozen=True)
+class Built:
+    """What `build` did with one file: (re)wrote it, or left it as it was."""
+
+    path: Path
+    wrote: bool
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ from array_api_compat import array_namespace
 
 from generator.errors import DiffgenError
 from generator.spec import Spec
-from generator.symbolic.array import SymbolicArray, SymbolicError, Traced, trace
+from generator.symbolic.array import SymbolicArray, SymbolicError
 from generator.symbolic.namespace import NAMESPACE, SUPPORTED, UnsupportedError
+from generator.symbolic.trace import Traced, trace
 
 RNG_SEED = 20_240_917
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from .array import SymbolicArray, SymbolicError, Traced, trace
+from .array import SymbolicArray, SymbolicError
+from .trace import Traced, trace
 
 __all__ = ["SymbolicArray", "SymbolicError", "Traced", "trace"]

@@ -19,7 +19,7 @@ import sympy
 
 from ..budget import phase, tick
 from ..errors import DiffgenError
-from .array import Traced, trace
+from .trace import Traced, trace
 
 if TYPE_CHECKING:
     from ..model import Inspected
