@@ -16,7 +16,7 @@ PACKAGE = REPO / "generator"
 #: Lowest first. A module may import modules of its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the vocabulary's vocabulary: no generator import but each other
-    ("version", "errors", "spec", "scopes", "x64", "budget", "templating"),
+    ("version", "errors", "spec", "scopes", "x64", "budget", "templating", "imports"),
     ("operators", "target", "flavour", "fingerprint"),
     ("model",),  # the frozen data every stage shares
     ("names", "symbolic.*", "inspect_target", "config", "write", "stale", "formatting"),
