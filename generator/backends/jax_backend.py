@@ -474,8 +474,9 @@ X64 = (
 COMPOSES = {
     False: "Tracers (the caller's jax.jit, vmap or grad) go to the kernel jitted, which composes.",
     True: (
-        "Tracers (the caller's jax.jit) go to the artifact jitted; jax.vmap and jax.grad fail:"
-        " a jax.export artifact has no batching rule and, as serialized here, no VJP."
+        "Tracers (the caller's jax.jit) go to the artifact jitted, so it composes with jit;"
+        " not with jax.vmap or jax.grad: a jax.export artifact has no batching rule and, as"
+        " serialized here, no VJP."
     ),
 }
 
