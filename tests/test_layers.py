@@ -16,7 +16,7 @@ PACKAGE = REPO / "generator"
 #: Lowest first. A module may import modules of its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the vocabulary's vocabulary: no generator import but each other
-    ("version", "errors", "spec", "scopes", "x64", "budget", "templating"),
+    ("version", "errors", "spec", "scopes", "x64", "budget", "templating", "imports"),
     # backend options: each family's declared beside its backends, read by target, config, cli
     ("options", "backends.options", "backends.jax_options", "backends.torch_options"),
     ("operators", "target", "flavour", "fingerprint"),
