@@ -20,11 +20,12 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from generator.backends.base import AD_ERROR
+from generator.backends.jax_options import JaxOptions
 from generator.operators import OPERATORS
 from generator.pipeline import generate_and_write
 from generator.target import Target
 from tests.conftest import REPO, Project
-from tests.scenarios.tolerance import bound, model
 from tests.test_generated_module import load
 
 jax = pytest.importorskip("jax")
@@ -104,7 +105,7 @@ MATRIX = [
 ]
 
 #: The error model's bound, AD being exact up to rounding: 64 eps of max(1, |f(x)|, |ref|).
-FACTOR = 64.0
+FACTOR = AD_ERROR.factor
 
 
 def generate(
@@ -125,7 +126,7 @@ def generate(
         outer=pair[1],
         output=f"generated/{name}.py",
         tests=False,
-        jax_export=export,
+        options=(JaxOptions(export=export),),
     )
     generate_and_write(target, project.root, force=False)
     return load(project.root / f"generated/{name}.py")
@@ -138,7 +139,7 @@ def test_every_operator_matches_hand_derivatives(project: Project, name: str, pa
     assert module.DIFFGEN["operators"] == tuple(ops.split(","))
     x_spec = next(iter(specs.values()))
     dtype = np.dtype(x_spec.partition("[")[0])
-    error = model(*PAIRS[pair])
+    eps = float(np.finfo(dtype).eps)
     shape = tuple(int(d) for d in x_spec[x_spec.index("[") + 1 : -1].split(",") if d)
     point = np.random.default_rng(3)
     x = point.uniform(0.2, 0.8, shape).astype(dtype)
@@ -171,7 +172,7 @@ def test_every_operator_matches_hand_derivatives(project: Project, name: str, pa
                 np.asarray(result, dtype=np.float64),
                 expected,
                 rtol=0,
-                atol=bound(error, order(quantity), dtype, scale),
+                atol=AD_ERROR.atol(order(quantity), eps, scale),
                 err_msg=f"{fn_name}: {quantity}",
             )
 
@@ -369,7 +370,7 @@ def test_artifacts_do_not_depend_on_where_the_project_is(tmp_path: Path) -> None
             dims=(("n", 4),),
             ops=("gradient",),
             backend="jax:reverse",
-            jax_export=True,
+            options=(JaxOptions(export=True),),
             tests=False,
         )
         (path,) = generate_and_write(target, root, force=False)

@@ -17,10 +17,10 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from generator.backends.finitediff import ERROR as FINITEDIFF
 from generator.pipeline import generate_and_write
 from generator.target import Target
 from tests.conftest import Project
-from tests.scenarios.tolerance import bound, model
 from tests.test_generated_module import load
 
 FUNCTIONS = """
@@ -95,20 +95,20 @@ def test_generated_tests_pass(modules: dict[str, ModuleType], project: Project) 
 
 
 def test_float32_kinds_against_hand_derivatives(modules: dict[str, ModuleType]) -> None:
-    error = model("finitediff")
+    eps32 = float(np.finfo(np.float32).eps)
     S = np.array([[0.5, 2.0], [-1.0, 0.25]], dtype=np.float32)
     jacobian = modules["square"].jacobian(S)
     assert jacobian.dtype == np.float32 and jacobian.shape == (4, 4)
     expected = np.diag(2 * S.astype(np.float64).reshape(-1))
     scale = max(1.0, float(np.max(S * S)), float(np.max(np.abs(expected))))
-    np.testing.assert_allclose(jacobian, expected, rtol=0, atol=bound(error, 1, "float32", scale))
+    np.testing.assert_allclose(jacobian, expected, rtol=0, atol=FINITEDIFF.atol(1, eps32, scale))
 
     t = np.float32(0.5)
     value, derivative, second = modules["sine"].value_derivative_and_second_derivative(t)
     assert type(value) is type(derivative) is type(second) is np.float32
     for got, want, order in ((value, np.sin(0.5), 0), (derivative, np.cos(0.5), 1),
                              (second, -np.sin(0.5), 2)):  # fmt: skip
-        assert abs(got - want) < bound(error, order, "float32"), (order, got, want)
+        assert abs(got - want) < FINITEDIFF.atol(order, eps32, 1.0), (order, got, want)
 
 
 def test_a_constant_of_the_wrong_shape_is_refused(modules: dict[str, ModuleType]) -> None:

@@ -32,6 +32,7 @@ from ..errors import DiffgenError
 from ..model import BackendPlan
 from ..operators import OPERATORS
 from .base import AD_ERROR, annotation, helper_closure, require, result_targets, vmapped
+from .torch_options import TorchOptions
 from .torch_trace import printed_graphs, quiet_torch, tried
 
 if TYPE_CHECKING:
@@ -200,10 +201,10 @@ class TorchBackend:
     ) -> TorchPlan:
         """The plan of these functions' kernels; `over` a foreign inner, whose private functions
         (`source`) the second-order kernels differentiate instead of torch's own inner ones."""
-        target = inspected.target
+        target, options = inspected.target, inspected.target.option(TorchOptions)
         how = "trace (or, in eager mode, run) torch.func"
         require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
-        eager = target.torch_mode == "eager"
+        eager = options.mode == "eager"
         outer_mode = outer.removeprefix("torch:")
         x = functions[0].params[0]
         constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
@@ -234,7 +235,7 @@ class TorchBackend:
                     operator=fn.name if fn.batch else fn.operator,
                     results=tuple(r.name for r in fn.results),
                     name=name,
-                    call=f"_{fn.name.lstrip('_').upper()}" if target.torch_compile else name,
+                    call=f"_{fn.name.lstrip('_').upper()}" if options.compile else name,
                     params=names,
                     annotation=(
                         annotation(len(fn.results), "torch.Tensor") if over else fn.returns
@@ -247,7 +248,7 @@ class TorchBackend:
         if over:
             how = over_description(self.name, over, eager)
         else:
-            how = description(self.name, outer, bool(inner), eager, target.torch_compile)
+            how = description(self.name, outer, bool(inner), eager, options.compile)
         plan = TorchPlan(
             template="torch.py.jinja",
             stdlib=(
@@ -288,7 +289,7 @@ class TorchBackend:
             (k.call, f"torch.compile({k.name}, fullgraph={not eager}, dynamic=False)",
              f"{k.function}, compiled by torch.compile on its first call for each device")
             for k in plan.kernels
-            if target.torch_compile
+            if options.compile
         )  # fmt: skip
         return replace(plan, constants=tensors + compiled)
 
