@@ -22,6 +22,7 @@ TIERS = {
     "test_sympy_backend.py": "backend",
     "test_finitediff_robust.py": "backend",
     "test_build_and_check.py": "e2e",
+    "test_api.py": "e2e",  # generates and builds through the Python API
     "test_bench_and_tune.py": "e2e",
     "test_inputs.py": "e2e",  # generates a numpy, a jax and a torch module, then calls them
     "test_kinds.py": "e2e",
@@ -45,6 +46,7 @@ FAMILIES_OF_FILE = {
     "test_symbolic.py": ("sympy",),
     "test_emit.py": ("sympy",),
     "test_finitediff_robust.py": ("finitediff",),
+    "test_sparse_pattern.py": ("sympy", "jax"),  # the symbolic and the jaxpr (asdex) routes
 }
 FAMILIES = ("finitediff", "sympy", "jax", "torch")
 TIER_MARKERS = ("unit", "backend", "e2e", "golden", "scenarios")
