@@ -20,6 +20,7 @@ from typing import Any
 
 from common import ROOT, Section, heading, markdown, measure, ratio, time_call
 
+from generator.backends.torch_options import TorchOptions
 from generator.inspect_target import inspect_target
 from generator.measure.baselines import torch_calls
 from generator.measure.bench import Candidate
@@ -70,7 +71,7 @@ def tables() -> tuple[list[list[str]], list[list[str]]]:
                 theirs = time_call(inspected, op, "torch", eager(inspected.function, op, inner))[0]
                 rows.append([name, str(n), op, label(graph), f"{mine:.1f}", f"{theirs:.1f}",
                              ratio(theirs, mine), f"{ours.generation_s or 0.0:.2f}"])  # fmt: skip
-                alone = replace(graph, ops=(op,), torch_compile=True)
+                alone = replace(graph, ops=(op,), options=(TorchOptions(compile=True),))
                 fast = measure(alone, [label(alone)], with_baselines=False)[label(alone)]
                 quick = fast.calls_us[op][0]
                 first = fast.first_call_s or 0.0

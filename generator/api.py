@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .backends.options import OPTIONS, options_from
 from .config import check_outputs, read_config, target_paths
 from .stale import Problem, target_problems
 from .target import Target
@@ -16,14 +17,19 @@ Args = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def target(function: str, *, args: Args = (), dims: Mapping[str, int] | Iterable[tuple[str, int]]
-           = (), ops: str | Iterable[str] = ("all",), **options: Any) -> Target:  # fmt: skip
+           = (), ops: str | Iterable[str] = ("all",), **fields: Any) -> Target:  # fmt: skip
     """A Target from friendlier inputs: `args={"x": "float64[3]"}`, `ops="gradient,hessian"`;
-    every other keyword is a field of Target (backend, outer, wrt, output, tests, batch, ...)."""
+    every other keyword is a field of Target (backend, outer, wrt, output, tests, batch, ...)
+    or a backend option as the config spells it (`torch_mode="eager"`, `jax_export=True`)."""
     pairs = tuple(args.items()) if isinstance(args, Mapping) else tuple(args)
     sizes = tuple(dims.items()) if isinstance(dims, Mapping) else tuple(dims)
     names = ops.split(",") if isinstance(ops, str) else list(ops)
+    keys = {option.key for family in OPTIONS for option in family.declared()}
+    given = {key: fields.pop(key) for key in list(fields) if key in keys}
+    if given:
+        fields["options"] = (*fields.get("options", ()), *options_from(given, "the keywords"))
     return Target(function, args=pairs, dims=sizes,
-                  ops=tuple(op.strip() for op in names if op.strip()), **options)  # fmt: skip
+                  ops=tuple(op.strip() for op in names if op.strip()), **fields)  # fmt: skip
 
 
 def generate(

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .api import build, check, generate
+from .backends.options import OPTIONS, options_from
 from .backends.registry import ENTRIES, PAIRS
 from .config import read_config
 from .errors import DiffgenError
@@ -100,23 +101,13 @@ def parser() -> argparse.ArgumentParser:
         " --backend generated/<func>_<outer>_over_<backend>.py)",
     )
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
-    gen.add_argument(
-        "--jax-export",
-        action="store_true",
-        help="jax backends: embed jax.export artifacts; the module does not import the function",
-    )
-    gen.add_argument(
-        "--torch-mode",
-        choices=("graph", "eager"),
-        default="graph",
-        help="torch backends: graph writes the traced aten graphs (default); eager imports the"
-        " function and runs torch.func on every call",
-    )
-    gen.add_argument(
-        "--torch-compile",
-        action="store_true",
-        help="torch backends: wrap each operator's kernel in torch.compile",
-    )
+    for option in (option for family in OPTIONS for option in family.declared()):
+        if option.choices:
+            gen.add_argument(
+                option.flag, choices=option.choices, default=option.default, help=option.help
+            )
+        else:
+            gen.add_argument(option.flag, action="store_true", help=option.help)
     gen.add_argument(
         "--batch",
         type=int,
@@ -211,9 +202,7 @@ def run_generate(args: argparse.Namespace) -> int:
         outer=args.outer,
         output=args.output,
         tests=not args.no_tests,
-        jax_export=args.jax_export,
-        torch_mode=args.torch_mode,
-        torch_compile=args.torch_compile,
+        options=options_from(vars(args), "the command line"),
         batch=args.batch,
         domain=args.domain,
         root=Path.cwd(),

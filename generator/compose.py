@@ -1,4 +1,4 @@
-"""Stage 2: compose the backend pair and plan the module: who writes which operator, in names
+"""Compose the backend pair and plan the module: who writes which operator, in names
 no argument can meet."""
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+from .backends.options import OPTIONS, options_from
 from .errors import DiffgenError
 from .target import Target, split_reference
 
@@ -21,11 +22,9 @@ _KEYS = {
     "outer",
     "output",
     "tests",
-    "jax_export",
-    "torch_mode",
     "batch",
-    "torch_compile",
     "domain",
+    *(option.key for family in OPTIONS for option in family.declared()),
 }
 
 #: Top-level modules that generated modules and their tests import (besides the standard
@@ -107,17 +106,7 @@ def target_from_table(table: object, where: str) -> Target:
     tests = table.get("tests", True)
     if not isinstance(tests, bool):
         raise _bad(where, "tests must be true or false", f"found {tests!r}", "fix the entry")
-    jax_export = table.get("jax_export", False)
-    if not isinstance(jax_export, bool):
-        raise _bad(where, "jax_export must be true or false", f"found {jax_export!r}", "fix it")
-    torch_mode, torch_compile = table.get("torch_mode", "graph"), table.get("torch_compile", False)
-    if not isinstance(torch_mode, str) or not isinstance(torch_compile, bool):
-        raise _bad(
-            where,
-            "torch_mode must be a string and torch_compile true or false",
-            f"found torch_mode = {torch_mode!r}, torch_compile = {torch_compile!r}",
-            'write torch_mode = "graph" or "eager", torch_compile = true or false',
-        )
+    options = options_from(table, where)
     batch = table.get("batch", 0)
     if isinstance(batch, bool) or not isinstance(batch, int):
         raise _bad(where, "batch must be an integer", f"found {batch!r}", "write batch = 8")
@@ -131,9 +120,7 @@ def target_from_table(table: object, where: str) -> Target:
         outer=optional["outer"],
         output=optional["output"],
         tests=tests,
-        jax_export=jax_export,
-        torch_mode=torch_mode,
-        torch_compile=torch_compile,
+        options=options,
         batch=batch,
         domain=domain_from(table.get("domain"), where),
     )

@@ -26,7 +26,8 @@ from scipy import differentiate
 from .budget import OverBudget, phase, tick
 from .errors import DiffgenError
 from .model import Inspected
-from .symbolic.derivatives import order_of, symbolic_derivatives
+from .operators import BATCH_SUFFIX, QUANTITIES, Rules, order_of
+from .symbolic.derivatives import symbolic_derivatives
 from .x64 import precise
 
 FloatArray = npt.NDArray[np.float64]
@@ -65,6 +66,11 @@ class Point:
     dx: npt.NDArray[np.floating]
     dy: npt.NDArray[np.floating]
     rows: tuple[tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]], ...] = ()
+
+    @property
+    def tangents(self) -> tuple[npt.NDArray[np.floating], npt.NDArray[np.floating]]:
+        """One tangent of each kind of operators.TANGENTS (dx, dy), as each row holds them."""
+        return self.dx, self.dy
 
 
 @dataclass(frozen=True)
@@ -145,13 +151,13 @@ def _exact(
             tick(f"point {k + 1}/{len(points)}")
             found = _evaluate(evaluate, inspected, point, point.dx, point.dy, quantities, exprs, k)
             for q in batch:
-                found[f"{q}_batch"] = (np.zeros(0), np.zeros(0))
+                found[q + BATCH_SUFFIX] = (np.zeros(0), np.zeros(0))
             for row_dx, row_dy in point.rows:
                 assert evaluate_rows is not None
                 row = _evaluate(evaluate_rows, inspected, point, row_dx, row_dy, batch, exprs, k)
                 for q in batch:
-                    stacked = np.concatenate([found[f"{q}_batch"][0], row[q][0]])
-                    found[f"{q}_batch"] = (stacked, np.zeros(len(stacked)))
+                    stacked = np.concatenate([found[q + BATCH_SUFFIX][0], row[q][0]])
+                    found[q + BATCH_SUFFIX] = (stacked, np.zeros(len(stacked)))
             values.append(found)
     return References(
         method="exact SymPy derivatives evaluated with mpmath at 50 digits",
@@ -248,30 +254,77 @@ def reference_derivatives(
     return out
 
 
-def reference_values(
-    refs: dict[str, tuple[FloatArray, FloatArray]],
-    value: FloatArray,
-    x: FloatArray,
-    dx: FloatArray,
-    dy: FloatArray,
-) -> dict[str, tuple[FloatArray, FloatArray]]:
-    """Each quantity's reference value and error estimate, shaped as the module returns it."""
-    jac, jac_err = refs["J"]
-    out = {
-        "value": (value, np.zeros_like(value)),
-        "pushforward": (jac @ dx.reshape(-1), np.abs(jac_err) @ np.abs(dx.reshape(-1))),
-        "pullback": (dy.reshape(-1) @ jac, np.abs(dy.reshape(-1)) @ np.abs(jac_err)),
-        "derivative": (jac[:, 0], jac_err[:, 0]),
-        "gradient": (jac[0], jac_err[0]),
-        "jacobian": (jac, jac_err),
-    }
-    if "H" in refs:
-        hess, hess_err = refs["H"]
-        out["hessian"] = (hess, hess_err)
-        out["hvp"] = (hess @ dx.reshape(-1), np.abs(hess_err) @ np.abs(dx.reshape(-1)))
-    if "D2" in refs:
-        out["second_derivative"] = refs["D2"]
-    return out
+@dataclass(frozen=True)
+class Derived:
+    """scipy.differentiate's matrices at one point, with their error estimates ("J" the Jacobian,
+    "H" the Hessian of a scalar f, "D2" the second derivative of each output of a scalar x), the
+    value there, and one tangent of each kind, all in float64."""
+
+    refs: dict[str, tuple[FloatArray, FloatArray]]
+    value: FloatArray
+    dx: FloatArray
+    dy: FloatArray
+
+
+Reference = tuple[FloatArray, FloatArray]  # a value and its error estimate
+
+#: Each quantity's reference from scipy.differentiate's matrices: the scipy route's rules.
+SCIPY: Rules[Callable[[Derived], Reference]] = Rules("the scipy references", QUANTITIES)
+
+
+@SCIPY.register("value")
+def _value(d: Derived) -> Reference:
+    return d.value, np.zeros_like(d.value)
+
+
+@SCIPY.register("pushforward")
+def _pushforward(d: Derived) -> Reference:
+    jac, jac_err = d.refs["J"]
+    return jac @ d.dx.reshape(-1), np.abs(jac_err) @ np.abs(d.dx.reshape(-1))
+
+
+@SCIPY.register("pullback")
+def _pullback(d: Derived) -> Reference:
+    jac, jac_err = d.refs["J"]
+    return d.dy.reshape(-1) @ jac, np.abs(d.dy.reshape(-1)) @ np.abs(jac_err)
+
+
+@SCIPY.register("derivative")
+def _derivative(d: Derived) -> Reference:
+    jac, jac_err = d.refs["J"]
+    return jac[:, 0], jac_err[:, 0]
+
+
+@SCIPY.register("gradient")
+def _gradient(d: Derived) -> Reference:
+    jac, jac_err = d.refs["J"]
+    return jac[0], jac_err[0]
+
+
+@SCIPY.register("jacobian")
+def _jacobian(d: Derived) -> Reference:
+    return d.refs["J"]
+
+
+@SCIPY.register("second_derivative")
+def _second_derivative(d: Derived) -> Reference:
+    return d.refs["D2"]
+
+
+@SCIPY.register("hvp")
+def _hvp(d: Derived) -> Reference:
+    hess, hess_err = d.refs["H"]
+    return hess @ d.dx.reshape(-1), np.abs(hess_err) @ np.abs(d.dx.reshape(-1))
+
+
+@SCIPY.register("hessian")
+def _hessian(d: Derived) -> Reference:
+    return d.refs["H"]
+
+
+def reshaped(reference: Reference) -> Reference:
+    """A reference and its error, flat."""
+    return reference[0].reshape(-1), reference[1].reshape(-1)
 
 
 def calls_per_point(n: int, m: int, order: int, scalar_x: bool) -> int:
@@ -380,19 +433,18 @@ def scipy_references(
                     " generate with --no-tests",
                 ) from failure.error
             found: Values = {}
-            for tangent, (dx, dy) in enumerate(((point.dx, point.dy), *point.rows)):
+            for tangent, (dx, dy) in enumerate((point.tangents, *point.rows)):
                 dx64, dy64 = (np.asarray(t, dtype=np.float64) for t in (dx, dy))
-                at = reference_values(refs, value, x64, dx64, dy64)
+                at = Derived(refs, value, dx64, dy64)
                 if tangent == 0:
-                    found.update(
-                        {q: (at[q][0].reshape(-1), at[q][1].reshape(-1)) for q in quantities}
-                    )
+                    found.update({q: reshaped(SCIPY[q](at)) for q in quantities})
                     continue
                 for q in batch:
-                    old = found.get(f"{q}_batch", (np.zeros(0), np.zeros(0)))
-                    found[f"{q}_batch"] = (
-                        np.concatenate([old[0], at[q][0].reshape(-1)]),
-                        np.concatenate([old[1], at[q][1].reshape(-1)]),
+                    new = reshaped(SCIPY[q](at))
+                    old = found.get(q + BATCH_SUFFIX, (np.zeros(0), np.zeros(0)))
+                    found[q + BATCH_SUFFIX] = (
+                        np.concatenate([old[0], new[0]]),
+                        np.concatenate([old[1], new[1]]),
                     )
             values.append(found)
     return References(

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .imports import import_block
 from .spec import Spec
+
+#: What every generated test file imports, beside its flavour's test_imports.
+TEST_IMPORTS = (
+    "import importlib.util",
+    "import pytest",
+    "from pathlib import Path",
+    "from types import ModuleType",
+    "from typing import Any, Final",
+)
 
 
 @dataclass(frozen=True)
@@ -12,14 +22,21 @@ class Flavour:
     """The array library of a module: its template of helpers and how it spells types."""
 
     name: str
-    template: str  # macros imports(plan), helpers(plan), test_imports(), test_helpers()
+    template: str  # macros helpers(plan), final(r), empty(...), test_imports(), test_helpers()
     dtype_module: str  # where dtypes live in generated code: "np", "jnp", "torch"
     array: str  # the checked-array annotation; {dtype} is replaced by the dtype expression
     accepted: str  # what else a parameter accepts, "" for nothing: "npt.NDArray[{dtype}]"
     checked: str  # what an argument is once checked (jax passes numpy arrays on as they are)
     scalar_results: bool  # 0-d results as scalars of the dtype (numpy) rather than 0-d arrays
     writes_out: bool  # operators write array results into the caller's `out=` (not jax: immutable)
+    imports: tuple[str, ...]  # the import lines of its helpers
     stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its helpers use
+    test_imports: tuple[str, ...]  # the import lines of its test helpers
+
+    @property
+    def test_import_block(self) -> tuple[str, ...]:
+        """The sorted import lines of a generated test file of this flavour."""
+        return import_block((*TEST_IMPORTS, *self.test_imports), ())
 
     def dtype(self, spec: Spec) -> str:
         return f"{self.dtype_module}.{spec.dtype}"
@@ -57,7 +74,14 @@ FLAVOURS: dict[str, Flavour] = {
         checked="npt.NDArray[{dtype}]",
         scalar_results=True,
         writes_out=True,
-        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
+        imports=("import numpy as np", "import numpy.typing as npt"),
+        stdlib=(
+            ("typing", "Any"),
+            ("typing", "Generic"),
+            ("typing", "NamedTuple"),
+            ("typing", "TypeVar"),
+        ),
+        test_imports=("import numpy as np", "import numpy.typing as npt"),
     ),
     "jax": Flavour(
         name="jax",
@@ -68,7 +92,21 @@ FLAVOURS: dict[str, Flavour] = {
         checked="jax.Array | npt.NDArray[{dtype}]",
         scalar_results=False,  # 0-d results are 0-d jax.Arrays: one return type
         writes_out=False,
-        stdlib=(("typing", "Any"), ("typing", "TypeVar")),
+        imports=("import jax", "import numpy as np", "import numpy.typing as npt"),
+        stdlib=(
+            ("collections.abc", "Callable"),
+            ("collections.abc", "Sequence"),
+            ("typing", "Any"),
+            ("typing", "Generic"),
+            ("typing", "NamedTuple"),
+            ("typing", "TypeVar"),
+        ),
+        test_imports=(
+            "import jax",
+            "import numpy as np",
+            "import numpy.typing as npt",
+            "from collections.abc import Iterator",
+        ),
     ),
     "torch": Flavour(
         name="torch",
@@ -79,6 +117,8 @@ FLAVOURS: dict[str, Flavour] = {
         checked="torch.Tensor",
         scalar_results=False,  # 0-d results are 0-d tensors: one return type
         writes_out=True,
-        stdlib=(),
+        imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
+        stdlib=(("typing", "NamedTuple"),),
+        test_imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
     ),
 }

@@ -1,4 +1,4 @@
-"""Stage 4: format rendered code with black, in-process."""
+"""Format rendered code with black, in-process."""
 
 from __future__ import annotations
 

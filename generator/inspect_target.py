@@ -15,7 +15,7 @@ import numpy as np
 from .errors import DiffgenError
 from .fingerprint import function_digest
 from .model import PROBE_SEED, Arg, Inspected, draw
-from .operators import fitting_operators
+from .operators import OPERATORS, fitting_operators
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import DEFAULT_DOMAIN, Target, split_reference
 from .x64 import precise
@@ -220,10 +220,10 @@ def check_result_sizes(target: Target, x: Spec, y: Spec) -> None:
     if target.batch:
         check_size("a batch of tangents", target.batch * max(x.size, y.size),
                    f"--batch {target.batch} of {x} / {y}")  # fmt: skip
-    if "jacobian" in ops:
-        check_size("the Jacobian", y.size * x.size, f"f(x) {y} by x {x}")
-    if ops & {"hessian"}:
-        check_size("the Hessian", x.size * x.size, f"x {x}, squared")
+    for op in (OPERATORS[name] for name in OPERATORS if name in ops):
+        shape = op.result.shape
+        if shape.matrix:
+            check_size(shape.matrix, shape.spec(x, y).size, shape.dims.format(x=x, y=y))
 
 
 def probe_output(
@@ -273,7 +273,7 @@ def probe_output(
 
 
 def inspect_target(target: Target, root: Path) -> Inspected:
-    """Stage 1: from a target to an Inspected function with every spec fixed."""
+    """From a target to an Inspected function with every spec fixed."""
     module, qualname, function = load_function(target.function, root)
     args = read_specs(target, function)
     active = next(arg for arg in args if arg.active)

@@ -10,7 +10,8 @@ import numpy as np
 
 from .errors import DiffgenError
 from .flavour import Flavour
-from .operators import OPERATORS
+from .imports import import_block
+from .operators import QUANTITIES, TANGENT_PARAMETERS
 from .spec import Spec
 from .target import DEFAULT_DOMAIN, Target
 
@@ -156,6 +157,12 @@ class ErrorModel:
     why: str  # one sentence for the generated tests' docstring
     variants_exact: bool  # value variants compute bit-identical results to the plain operators
 
+    def atol(self, order: int, eps: float, scale: float) -> float:
+        """The bound for a result of this order (0: the value) of this scale, before the
+        reference's own error: factor * eps**p * scale."""
+        bound: float = self.factor * eps ** self.exponents[order] * scale
+        return bound
+
 
 @dataclass(frozen=True)
 class BackendPlan:
@@ -169,11 +176,12 @@ class BackendPlan:
     description: str  # one paragraph for the module docstring
     error: ErrorModel
     results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
+    checks_inside: bool = False  # the body checks the public arguments itself (jax's _call)
     calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
 
 
 #: The generator's names of tangent parameters: one tangent and a batch of them.
-TANGENTS = ("dx", "dy", "dxs", "dys")
+TANGENTS = TANGENT_PARAMETERS
 
 #: Standard-library names that templates/module.py.jinja itself uses.
 TEMPLATE_STDLIB = (
@@ -231,7 +239,7 @@ class FunctionPlan:
     @property
     def order(self) -> int:
         """0 for a value, else the order of the operator's derivative."""
-        return OPERATORS[self.operator].order if self.operator in OPERATORS else 0
+        return QUANTITIES[self.operator].order
 
     @property
     def locals(self) -> str:
@@ -294,11 +302,6 @@ class ModulePlan:
         return f"{self.backend}; second order {self.outer} over {self.backend}"
 
     @property
-    def imports(self) -> tuple[str, ...]:
-        """The backends' import lines beyond the flavour's, each once."""
-        return tuple(dict.fromkeys(i for view in self.views for i in view.backend_plan.imports))
-
-    @property
     def views(self) -> tuple[ModulePlan, ...]:
         """The plan as each backend's template sees it: its own BackendPlan in `backend_plan`."""
         if self.outer_plan is None:
@@ -323,13 +326,24 @@ class ModulePlan:
         )
 
     @property
-    def stdlib_imports(self) -> tuple[str, ...]:
-        """`from MODULE import a, b` lines for the template's, flavour's and backend's names."""
-        names: dict[str, set[str]] = {}
-        backends = [name for view in self.views for name in view.backend_plan.stdlib]
-        for module, name in (*TEMPLATE_STDLIB, *self.flavour.stdlib, *backends):
-            names.setdefault(module, set()).add(name)
-        return tuple(f"from {m} import {', '.join(sorted(names[m]))}" for m in sorted(names))
+    def import_block(self) -> tuple[str, ...]:
+        """The module's sorted import lines: the template's, the flavour's and the backends'."""
+        views = self.views
+        return import_block(
+            (*self.flavour.imports, *(i for view in views for i in view.backend_plan.imports)),
+            (
+                *TEMPLATE_STDLIB,
+                *self.flavour.stdlib,
+                *(n for v in views for n in v.backend_plan.stdlib),
+            ),
+            self.function_module.partition(".")[0],
+        )
+
+    @property
+    def argument_specs(self) -> tuple[ArrayPlan, ...]:
+        """Each parameter of the public operators once, in order: one `_SPEC_<name>` each."""
+        params = {p.name: p for f in self.functions for p in f.params}
+        return tuple(params.values())
 
     @property
     def writes_out(self) -> bool:

@@ -1,4 +1,4 @@
-"""The stages in order: inspect -> plan -> render -> format -> verify -> write; and `build`."""
+"""The stages in order: inspect -> plan (compose, plan, testplan) -> render -> format -> write."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stage 2: the frozen plan of a generated module, all that the templates see (but the pair)."""
+"""The frozen plan of a generated module's functions: operators, types and constants."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ from .backends.registry import get_backend
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
 from .model import TANGENTS, ArrayPlan, FunctionPlan, Inspected, ModulePlan, Names, Pair
-from .operators import OPERATORS, QUANTITIES, Operator, fitting_operators
+from .operators import (
+    BATCHED,
+    OPERATORS,
+    QUANTITIES,
+    Operator,
+    batch_of,
+    fitting_operators,
+    listed,
+    tangent_spec,
+)
 from .spec import Spec
 from .version import __version__
 
@@ -26,17 +35,6 @@ def array_plan(name: str, spec: Spec, flavour: Flavour, *, result: bool = False)
         flavour.checked_annotation(spec),
         flavour.dtype(spec),
     )
-
-
-def result_spec(like: str, x: Spec, y: Spec) -> Spec:
-    """The spec of a result shaped like x, like y, or as a 2-D Jacobian or Hessian."""
-    if like == "x":
-        return x
-    if like == "y":
-        return y
-    dtype = x.dtype if x.eps >= y.eps else y.dtype
-    rows = y.size if like == "jacobian" else x.size
-    return Spec(dtype, (rows, x.size))
 
 
 def resolve_operators(inspected: Inspected, supported: tuple[str, ...]) -> tuple[Operator, ...]:
@@ -87,7 +85,7 @@ def function_plan(
     """One operator function: its parameters, typed results and one-line docstring."""
     x, y = inspected.active.spec, inspected.output
     results = tuple(
-        array_plan(q, batched(result_spec(QUANTITIES[q].like, x, y), batch), flavour, result=True)
+        array_plan(q, batched(QUANTITIES[q].spec(x, y), batch), flavour, result=True)
         for q in quantities
     )
     returns = (
@@ -95,11 +93,10 @@ def function_plan(
         if len(results) == 1
         else "tuple[" + ", ".join(r.annotation for r in results) + "]"
     )
-    meanings = [QUANTITIES[q].meaning for q in quantities]
-    listed = ", ".join(meanings[:-1]) + " and " + meanings[-1] if len(meanings) > 1 else meanings[0]
-    docstring = f"Return {listed} of {inspected.qualname} in {inspected.active.name}."
+    meanings = listed(QUANTITIES[q].meaning for q in quantities)
+    docstring = f"Return {meanings} of {inspected.qualname} in {inspected.active.name}."
     if batch:
-        tangent = f"{op.tangent}s"
+        tangent = batch_of(str(op.tangent))
         docstring = docstring.removesuffix(".") + f", for each row of {tangent}, stacked."
     operator = op.name if public else quantities[0]
     writable = [public and flavour.writes_out and not r.scalar for r in results]
@@ -197,7 +194,7 @@ def masked_plan(
             name, op, quantities, inspected, (x, *tangents[op.tangent], *constants), flavour
         )
         for op in ops
-        for name, quantities in ((op.name, (op.name,)), (op.variant, op.variant_results))
+        for name, quantities in op.functions
     )
     functions += batch_functions(inspected, ops, x, constants, flavour)
     mixed = pair.foreign is not None
@@ -256,17 +253,18 @@ def batch_functions(
     if not tangent_ops:
         raise DiffgenError(
             f"--batch {batch} needs an operator that takes a tangent",
-            "batched operators exist for pushforward, pullback and hvp; --ops has none of them",
+            f"batched operators exist for {listed(BATCHED)}; --ops has none of them",
             "add one of them to --ops, or drop --batch",
         )
-    like = {"dx": inspected.active.spec, "dy": inspected.output}
+    x_spec, y_spec = inspected.active.spec, inspected.output
     return tuple(
         function_plan(
-            f"{op.name}_batch",
+            str(op.batched),
             op,
             (op.name,),
             inspected,
-            (x, array_plan(f"{op.tangent}s", batched(like[str(op.tangent)], batch), flavour),
+            (x, array_plan(batch_of(str(op.tangent)),
+                           batched(tangent_spec(str(op.tangent), x_spec, y_spec), batch), flavour),
              *constants),
             flavour,
             batch=batch,

@@ -1,4 +1,4 @@
-"""Stage 3: render plans through the one configured Jinja environment."""
+"""Render plans (the module's and its tests') through the one Jinja environment."""
 
 from __future__ import annotations
 

@@ -6,8 +6,17 @@ import json
 import keyword
 import math
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from .errors import DiffgenError
+from .options import BackendOptions
+
+Options = TypeVar("Options", bound=BackendOptions)
+
+#: Option keys that every target's canonical text has carried at their defaults since before the
+#: options moved to their backends: kept so that fingerprints and --jax-export artifacts' target
+#: digests keep their values.
+CANONICAL_DEFAULTS: dict[str, object] = {"jax_export": False}
 
 #: The interval the probe and the generated tests draw points from, unless a target gives
 #: its own: inside the domain of log, sqrt, asin, acos, atanh and away from the kinks of abs
@@ -47,6 +56,7 @@ class Target:
 
     `args` and `dims` keep the user's strings; they are parsed and checked by inspection.
     `output` is the module path relative to the project root (None: the default path).
+    `options` are backend families' options (generator/options.py), those given, by family.
     """
 
     function: str
@@ -58,27 +68,18 @@ class Target:
     outer: str | None = None
     output: str | None = None
     tests: bool = True
-    jax_export: bool = False  # embed jax.export artifacts instead of importing the function
-    torch_mode: str = "graph"  # torch backends: "graph" (traced aten code) or "eager" (torch.func)
-    torch_compile: bool = False  # torch backends: wrap the kernels in torch.compile
+    options: tuple[BackendOptions, ...] = ()
     batch: int = 0  # B > 0: also pushforward_batch, pullback_batch, hvp_batch for B tangents
     domain: tuple[float, float] | None = None  # where points are drawn (None: DEFAULT_DOMAIN)
 
     def __post_init__(self) -> None:
-        self._check_torch_options()
+        self._check_options()
         if isinstance(self.batch, bool) or not isinstance(self.batch, int) or self.batch < 0:
             raise DiffgenError(
                 f"--batch {self.batch!r} is not a batch size",
                 "it is the number of tangents the *_batch operators take at once, fixed at"
                 " generation time like every other shape",
                 "pass a positive integer, e.g. --batch 8 (batch = 8), or leave it out",
-            )
-        if self.jax_export and not self.backend.startswith("jax:"):
-            raise DiffgenError(
-                f"--jax-export does not apply to --backend {self.backend}",
-                "it embeds jax.export artifacts, which only the jax backends make",
-                "drop --jax-export (jax_export = true), or use --backend jax:forward or"
-                " jax:reverse",
             )
         self._check_ops()
         _unique(self.args, "--arg")
@@ -119,23 +120,25 @@ class Target:
                 "pass --domain LO,HI (domain = [LO, HI]), e.g. --domain 1.5,2.5",
             )
 
-    def _check_torch_options(self) -> None:
-        if self.torch_mode not in ("graph", "eager"):
+    def _check_options(self) -> None:
+        """Keep the options given, one per family in family order, and refuse those that do not
+        apply to the backend (each family checks its own values when it is made)."""
+        given = sorted((o for o in self.options if o.given), key=lambda o: o.family)
+        families = [o.family for o in given]
+        twice = sorted({family for family in families if families.count(family) > 1})
+        if twice:
             raise DiffgenError(
-                f"--torch-mode {self.torch_mode!r} is not a torch mode",
-                "graph writes the traced derivative graphs into the module; eager imports the"
-                " function and runs torch.func on every call",
-                "pass --torch-mode graph or --torch-mode eager",
+                f"the {twice[0]} options are given twice",
+                "a target has one set of options per backend family",
+                "give them once",
             )
-        if (self.torch_mode != "graph" or self.torch_compile) and not self.backend.startswith(
-            "torch:"
-        ):
-            option = "--torch-compile" if self.torch_compile else "--torch-mode eager"
-            raise DiffgenError(
-                f"{option} does not apply to --backend {self.backend}",
-                "it is an option of the torch backends",
-                f"drop {option}, or use --backend torch:forward or torch:reverse",
-            )
+        object.__setattr__(self, "options", tuple(given))
+        for options in given:
+            options.check_backend(self.backend)
+
+    def option(self, family: type[Options]) -> Options:
+        """This target's options of one backend family: those given, or the family's defaults."""
+        return next((o for o in self.options if isinstance(o, family)), family())
 
     @property
     def func_name(self) -> str:
@@ -158,10 +161,11 @@ class Target:
     def canonical(self) -> str:
         """A stable text of everything that decides the generated code, for the fingerprint."""
         fields = asdict(self)
-        del fields["tests"]
-        defaults = (("torch_mode", "graph"), ("torch_compile", False), ("batch", 0),
-                    ("domain", None))  # fmt: skip
-        for name, default in defaults:
+        del fields["tests"], fields["options"]
+        fields.update(CANONICAL_DEFAULTS)
+        for options in self.options:  # only those that differ from their defaults
+            fields.update(options.canonical())
+        for name, default in (("batch", 0), ("domain", None)):
             if fields[name] == default:  # so that targets without them keep their fingerprints
                 del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))

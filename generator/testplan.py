@@ -1,4 +1,4 @@
-"""Stage 6: the plan of a module's generated tests: points, references, tolerances, relations.
+"""The plan of a module's generated tests: points, references, tolerances, relations.
 
 The points are drawn from a seeded generator; references (references.py) are computed at
 generation time and written into the test file as literals, as are the tolerances.
@@ -17,7 +17,7 @@ import numpy.typing as npt
 from .errors import DiffgenError
 from .expected import REFERENCE_ERROR_FACTOR, Point, references
 from .model import FunctionPlan, Inspected, ModulePlan, draw
-from .operators import OPERATORS
+from .operators import QUANTITIES, TANGENTS, batch_of, tangent_spec, unbatched
 
 N_CASES = 3
 TEST_SEED = 20_261_126
@@ -125,13 +125,13 @@ def literal(
 
 
 def quantity_order(name: str) -> int:
-    name = name.removesuffix("_batch")
-    return 0 if name == "value" else OPERATORS[name].order if name in OPERATORS else 1
+    """0 for the value, else the order of the derivative (of a batched name's operator)."""
+    return QUANTITIES[unbatched(name)].order
 
 
 def expected_key(fn: FunctionPlan, quantity: str) -> str:
     """The key of a result in the generated tests' EXPECTED: `pushforward_batch` for a batch."""
-    return f"{quantity}_batch" if fn.batch else quantity
+    return fn.name if fn.batch else quantity
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -177,7 +177,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
         for q in shapes:
             ref, err = values[q]
             size = max(scale, float(np.max(np.abs(ref))))
-            atol = error.factor * eps ** error.exponents[quantity_order(q)] * size
+            atol = error.atol(quantity_order(q), eps, size)
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
             atol += size * 10.0 ** (1 - found.digits)  # the rounding of the literal
             shaped = ref.reshape(shapes[q])
@@ -188,14 +188,14 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
             for a in inspected.args
         ]
         named = plan.tangents  # dx, or dx_ where an argument is called dx
-        if named["dx"] in used:
-            inputs.append((named["dx"], literal(point.dx, x_spec.dtype, indent=indent)))
-        if named["dy"] in used:
-            inputs.append((named["dy"], literal(point.dy, y_spec.dtype, indent=indent)))
-        for kind, spec, part in (("dxs", x_spec, 0), ("dys", y_spec, 1)):
+        dtypes = [tangent_spec(kind, x_spec, y_spec).dtype for kind in TANGENTS]
+        for kind, value, dtype in zip(TANGENTS, point.tangents, dtypes, strict=True):
             if named[kind] in used:
+                inputs.append((named[kind], literal(value, dtype, indent=indent)))
+        for part, (kind, dtype) in enumerate(zip(TANGENTS, dtypes, strict=True)):
+            if named[batch_of(kind)] in used:
                 rows = np.stack([row[part] for row in point.rows])
-                inputs.append((named[kind], literal(rows, spec.dtype, indent=indent)))
+                inputs.append((named[batch_of(kind)], literal(rows, dtype, indent=indent)))
         cases.append(Case(tuple(inputs), tuple(expected)))
     note = TOLERANCE_NOTE.format(factor=error.factor, eps=eps, why=error.why, ref=found.error_note)
     points_text = "1 seeded point" if len(cases) == 1 else f"{len(cases)} seeded points"

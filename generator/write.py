@@ -1,4 +1,4 @@
-"""Stage 5: stamp generated files with their header and fingerprint, and write them atomically."""
+"""Stamp generated files with their header and fingerprint, and write them atomically."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""Shared fixtures: a throwaway project directory with user functions in a uniquely named module."""
+"""Shared fixtures (a throwaway project of user functions) and the tiers: markers on every test."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -12,7 +13,34 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from tests.tiers import OPT_IN, REPO, Pruner, tier_markers
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's -m deselects by the markers added here
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier and backend families; leave out slow and fuzz tests unless
+    the -m expression names them."""
+    expression = config.getoption("markexpr") or ""
+    opted_in = [m for m in OPT_IN if re.search(rf"\b{m}\b", expression)]
+    kept, left = [], []
+    for item in items:
+        for name in tier_markers(item):
+            item.add_marker(name)
+        skipped = any(item.get_closest_marker(m) for m in OPT_IN if m not in opted_in)
+        (left if skipped else kept).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Skip collecting (importing) the test files that -m cannot select, generated/'s too (a
+    plugin object's hooks see every path, a conftest's only those below it): -m unit imports
+    neither jax's generated modules nor the scenario table."""
+    expression = config.getoption("markexpr") or ""
+    if expression:
+        config.pluginmanager.register(Pruner(expression), "diffgen-tier-pruner")
+
 
 USER_FUNCTIONS = """
 import numpy as np

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from generator.backends.finitediff import ERROR as FINITEDIFF
+from generator.backends.torch_options import TorchOptions
 from generator.errors import DiffgenError
 from generator.measure.loader import load
 from generator.pipeline import generate
@@ -43,12 +45,12 @@ def least_squares(backend: str, outer: str | None, folder: Path, **options: Any)
 
 
 def tolerance(v: np.ndarray) -> float:
-    """30 eps**(1/2) of the scale of H v (nested differences), plus a few subnormal units: a
-    subnormal H v holds only a few significant bits, in the reference as in the result."""
+    """The error model's bound of nested differences (30 eps**(1/2)) of the scale of H v, plus a
+    few subnormal units: a subnormal H v holds only a few significant bits, in the reference as
+    in the result."""
     scale = float(np.max(np.abs(HESSIAN)) * np.max(np.abs(v))) * HESSIAN.shape[0]
-    return (
-        30 * np.finfo(np.float64).eps ** 0.5 * scale + 8 * np.finfo(np.float64).smallest_subnormal
-    )
+    eps = float(np.finfo(np.float64).eps)
+    return FINITEDIFF.atol(2, eps, scale) + 8 * np.finfo(np.float64).smallest_subnormal
 
 
 @pytest.mark.parametrize(("backend", "outer"), PAIRS)
@@ -80,7 +82,8 @@ def test_pushforward_along_subnormal_tiny_huge_and_zero_directions(tmp_path: Pat
         dx = scale * np.array([1.0, -0.5, 0.25])
         found = module.pushforward(X3, dx, A43, B4)
         assert found.dtype == np.float64 and found.shape == () and np.isfinite(found)
-        bound = 30 * np.finfo(np.float64).eps ** (2 / 3) * float(np.max(np.abs(dx))) * 10
+        eps = float(np.finfo(np.float64).eps)
+        bound = FINITEDIFF.atol(1, eps, float(np.max(np.abs(dx))) * 10)
         bound += 8 * np.finfo(np.float64).smallest_subnormal
         assert abs(found - jacobian @ dx) <= bound, (scale, found, jacobian @ dx)
     assert module.pushforward(X3, np.zeros(3), A43, B4) == 0.0
@@ -172,7 +175,8 @@ def test_torch_refuses_a_function_that_writes_into_x_and_says_what_to_do(
 ) -> None:
     """torch.func cannot differentiate through a write into its input: refused, with a fix."""
     target = Target(f"{mutating}:doubles_x", args=(("x", "float64[3]"),), ops=("gradient",),
-                    backend="torch:reverse", torch_mode=mode, tests=False)  # fmt: skip
+                    backend="torch:reverse", options=(TorchOptions(mode=mode),),
+                    tests=False)  # fmt: skip
     with pytest.raises(DiffgenError) as refused:
         generate(target, project.root)
     error = refused.value

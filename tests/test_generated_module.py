@@ -1,20 +1,20 @@
-"""The generated modules as users see them: standalone, typed, and right against scipy."""
+"""The generated modules as users see them: standalone and right against scipy (typed and
+linted: scripts/lint.sh runs mypy --strict, ruff and black over generated/)."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
+from generator.backends.finitediff import ERROR as FINITEDIFF
 from generator.measure.loader import load
 from tests.conftest import REPO, run_blocked
 
-EPS = np.finfo(np.float64).eps
+EPS = float(np.finfo(np.float64).eps)
 
 
 ROSEN = load(REPO / "generated/rosen_finitediff.py")
@@ -23,15 +23,16 @@ ROSEN = load(REPO / "generated/rosen_finitediff.py")
 @pytest.mark.parametrize("seed", range(5))
 def test_rosen_matches_scipy(seed: int) -> None:
     """Central differences err by ~eps**(2/3) (first order) and ~eps**(1/2) (second order)
-    relative to the scale of the derivatives; we allow 30 times that (backends/finitediff.py)."""
+    relative to the scale of the derivatives; we allow what the error model allows, 30 times
+    that (backends/finitediff.py)."""
     rng = np.random.default_rng(seed)
     x, v = rng.uniform(-2.0, 2.0, 10), rng.uniform(-1.0, 1.0, 10)
-    for actual, expected, exponent in (
-        (ROSEN.gradient(x), rosen_der(x), 2 / 3),
-        (ROSEN.hessian(x), rosen_hess(x), 1 / 2),
-        (ROSEN.hvp(x, v), rosen_hess_prod(x, v), 1 / 2),
+    for actual, expected, order in (
+        (ROSEN.gradient(x), rosen_der(x), 1),
+        (ROSEN.hessian(x), rosen_hess(x), 2),
+        (ROSEN.hvp(x, v), rosen_hess_prod(x, v), 2),
     ):
-        atol = 30 * EPS**exponent * np.max(np.abs(expected))
+        atol = FINITEDIFF.atol(order, EPS, float(np.max(np.abs(expected))))
         np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)
 
 
@@ -45,11 +46,6 @@ def test_accepts_read_only_non_contiguous_and_python_scalars() -> None:
         ROSEN.pullback(x, np.ones(1))
     with pytest.raises(ValueError, match=r"x: expected float64\[10\], got int64\[10\]"):
         ROSEN.gradient(np.arange(10))
-
-
-def test_mypy_strict_passes_on_generated_and_generator() -> None:
-    run = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
 
 
 def test_generated_module_runs_without_generator(tmp_path: Path) -> None:
@@ -87,17 +83,8 @@ def test_float32_curve_keeps_float32() -> None:
     assert derivative.dtype == np.float32 and derivative.shape == (3,)
     expected = [-2.0 * np.sin(0.3), 2.0 * np.cos(0.3), 0.5]
     # float32: eps**(2/3) ~ 2.4e-5, and f is of size ~2
-    np.testing.assert_allclose(
-        derivative, expected, atol=30 * np.finfo(np.float32).eps ** (2 / 3) * 2
-    )
+    eps32 = float(np.finfo(np.float32).eps)
+    np.testing.assert_allclose(derivative, expected, atol=FINITEDIFF.atol(1, eps32, 2.0))
     second = curve.second_derivative(np.asarray(t), np.asarray(radius))
     expected2 = [-2.0 * np.cos(0.3), -2.0 * np.sin(0.3), 0.0]
-    np.testing.assert_allclose(second, expected2, atol=30 * np.finfo(np.float32).eps ** 0.5 * 2)
-
-
-def test_lint_and_format_are_clean() -> None:
-    for argv in (["ruff", "check", "."], ["black", "--check", "-q", "."]):
-        run = subprocess.run(
-            [sys.executable, "-m", *argv], cwd=REPO, capture_output=True, text=True
-        )
-        assert run.returncode == 0, f"{' '.join(argv)}:\n{run.stdout}{run.stderr}"
+    np.testing.assert_allclose(second, expected2, atol=FINITEDIFF.atol(2, eps32, 2.0))

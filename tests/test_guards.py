@@ -64,6 +64,7 @@ def test_sys_exit_in_the_probe(diffgen: Run, project: Project) -> None:
     assert_refused(diffgen, project, argv, "exiting:f called sys.exit(3) at the probe point")
 
 
+@pytest.mark.e2e  # a build over a config
 def test_build_reports_an_exiting_target_and_writes_nothing(diffgen: Run, project: Project) -> None:
     module = user_module(project)
     entry = '[[tool.diffgen.targets]]\nfunction = "{}:{}"\nargs = {{ x = "float64[3]" }}\n'
@@ -199,6 +200,7 @@ def test_default_output_of_a_pair(backend: str, outer: str | None, output: str) 
     assert Target("m:f", backend=backend, outer=outer).default_output() == output
 
 
+@pytest.mark.e2e  # two jax modules
 def test_same_framework_pair_leaves_the_inner_module_alone(diffgen: Run, project: Project) -> None:
     module = user_module(project)
     first = ["generate", f"{module}:fine", "--arg", "x=float64[3]", "--backend", "jax:reverse",
@@ -211,6 +213,7 @@ def test_same_framework_pair_leaves_the_inner_module_alone(diffgen: Run, project
     assert (project.root / "generated/fine_jax_reverse.py").read_bytes() == inner
 
 
+@pytest.mark.e2e  # runs the generated tests
 def test_domain_lets_a_function_defined_elsewhere_be_generated(
     diffgen: Run, project: Project
 ) -> None:

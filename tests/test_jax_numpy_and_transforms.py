@@ -19,6 +19,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
+from generator.backends.jax_options import JaxOptions
 from generator.pipeline import generate_and_write
 from generator.target import Target
 from tests.test_generated_module import load
@@ -229,7 +230,7 @@ def exported(user: tuple[Path, str]) -> dict[str, Path]:
     paths = {}
     for function in ("logistic", "ridge"):
         target = Target(f"{name}:{function}", args=LOSS_ARGS, ops=("gradient",),
-                        backend="jax:reverse", jax_export=True, tests=False,
+                        backend="jax:reverse", options=(JaxOptions(export=True),), tests=False,
                         output=f"generated/{function}_export.py")  # fmt: skip
         paths[function] = generated(root, target)
     return paths

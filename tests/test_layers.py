@@ -16,10 +16,12 @@ PACKAGE = REPO / "generator"
 #: Lowest first. A module may import modules of its own layer or lower ones, never higher.
 LAYERS: tuple[tuple[str, ...], ...] = (
     # the vocabulary's vocabulary: no generator import but each other
-    ("version", "errors", "spec", "scopes", "x64", "budget", "templating"),
+    ("version", "errors", "spec", "scopes", "x64", "budget", "templating", "imports"),
+    # backend options: each family's declared beside its backends, read by target, config, cli
+    ("options", "backends.options", "backends.jax_options", "backends.torch_options"),
     ("operators", "target", "flavour", "fingerprint"),
     ("model",),  # the frozen data every stage shares
-    ("names", "symbolic.*", "inspect_target", "config", "write", "stale", "formatting"),
+    ("names", "symbolic.*", "sparse.*", "inspect_target", "config", "write", "stale", "formatting"),
     ("backends.*",),  # each backend plans its operators
     ("plan",),  # stage 2: the module's functions, types and constants
     ("expected", "testplan", "render"),  # the tests' plan, rendering

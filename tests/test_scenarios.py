@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from generator.backends.base import AD_ERROR
+from generator.backends.finitediff import ERROR as FINITEDIFF
+from generator.backends.finitediff import outer_error
 from generator.backends.registry import BACKENDS, PAIRS
 from generator.measure.loader import load
 from generator.operators import OPERATORS, QUANTITIES
@@ -36,14 +39,15 @@ CANDIDATES = [(inner, outer) for outer, inner in PAIRS]
 
 
 def tolerance(backend: str, outer: str, order: int, dtype: str) -> float:
-    """Relative to the scale: 30 eps**p for central differences (backends/finitediff.py), 64 eps
-    for exact methods (AD and symbolic: only rounding); eps of the scenario's dtype."""
-    eps = float(np.finfo(dtype).eps)
+    """Relative to the scale: factor * eps**p of the error model of what computes this order,
+    central differences' (backends/finitediff.py) or, for every value too, that of the exact
+    methods (AD and symbolic: only rounding); eps of the scenario's dtype."""
+    model = AD_ERROR
     if order == 2 and outer == "finitediff":
-        return 30 * eps ** (0.5 if backend == "finitediff" else 2 / 3)
-    if order >= 1 and backend == "finitediff":
-        return 30 * eps ** (2 / 3)
-    return 64 * eps
+        model = FINITEDIFF if backend == "finitediff" else outer_error(backend)
+    elif order >= 1 and backend == "finitediff":
+        model = FINITEDIFF
+    return model.atol(order, float(np.finfo(dtype).eps), 1.0)
 
 
 def expected(s: Scenario, quantity: str, dx: np.ndarray, dy: np.ndarray, y: np.ndarray) -> Any:
@@ -106,15 +110,30 @@ def check(s: Scenario, backend: str, outer: str) -> int:
         checked += written_into_out(getattr(module, name), args, quantities, results)
         for quantity, result in zip(quantities, results, strict=True):
             want = np.asarray(expected(s, quantity, dx, dy, y), dtype=np.float64)
-            order = 0 if quantity == "value" else OPERATORS[quantity].order
-            if flavour == "numpy" and want.shape == ():
-                assert type(result) is np.dtype(s.dtype).type, (name, quantity, type(result))
+            order = QUANTITIES[quantity].order
+            assert isinstance(result, array_type(flavour, want.shape, s.dtype)), (
+                name, quantity, type(result),
+            )  # fmt: skip
             agrees(
                 result, want, s, y, tolerance(backend, outer, order, s.dtype), f"{name}: {quantity}"
             )
             assert QUANTITIES[quantity].like in ("x", "y", "jacobian", "hessian")
             checked += 1
     return checked
+
+
+def array_type(flavour: str, shape: tuple[int, ...], dtype: str) -> type:
+    """The type of a module's results: its array library's array (a numpy module's 0-d results
+    are numpy scalars of the dtype)."""
+    if flavour == "jax":
+        import jax
+
+        return jax.Array
+    if flavour == "torch":
+        import torch
+
+        return torch.Tensor
+    return np.dtype(dtype).type if shape == () else np.ndarray
 
 
 #: Every scenario's module also has the batched operators, for this many tangents.

@@ -55,7 +55,7 @@ def data(module: types.ModuleType) -> dict[str, bytes]:
         if hasattr(value, "numpy") and hasattr(value, "detach"):  # a torch tensor
             value = value.detach().cpu().numpy()
         snapshot[name] = (
-            np.asarray(value).tobytes() if hasattr(value, "shape") else repr(value).encode()
+            np.asarray(value).tobytes() if hasattr(value, "__array__") else repr(value).encode()
         )
     return snapshot
 

@@ -15,7 +15,9 @@ import pytest
 import torch
 from scipy.optimize import rosen_der, rosen_hess, rosen_hess_prod
 
+from generator.backends.base import AD_ERROR
 from generator.backends.torch import calls as torch_calls
+from generator.backends.torch_options import TorchOptions
 from generator.pipeline import generate, generate_and_write
 from generator.target import Target
 from tests.conftest import REPO, Project, run_blocked, run_generated_tests
@@ -167,7 +169,8 @@ def test_every_operator_runs_on_cuda_with_the_cpu_values(path: Path) -> None:
             assert result.device.type == "cuda", name
             eps = torch.finfo(result.dtype).eps
             scale = max(1.0, float(expected.abs().max()))
-            torch.testing.assert_close(result.cpu(), expected, rtol=0, atol=64 * eps * scale)
+            atol = AD_ERROR.atol(1, eps, scale)
+            torch.testing.assert_close(result.cpu(), expected, rtol=0, atol=atol)
 
 
 def test_arguments_are_converted_shared_and_checked() -> None:
@@ -219,7 +222,7 @@ def test_every_pair_and_mode_on_the_scenario_set(project: Project, outer: str, i
         for mode in ("graph", "eager"):
             name = function.rpartition(":")[2]
             target = Target(function, args=args, backend=f"torch:{inner}",
-                            outer=f"torch:{outer}", torch_mode=mode,
+                            outer=f"torch:{outer}", options=(TorchOptions(mode=mode),),
                             output=f"generated/{name}_{mode}.py")  # fmt: skip
             generate_and_write(target, project.root, force=False)
     sys.modules.pop("scenarios", None)
@@ -283,8 +286,8 @@ def test_torch_options_need_a_torch_backend(diffgen: Run, project: Project) -> N
     code, _, err = diffgen("build")
     assert code == 2 and "--torch-mode 'lazy' is not a torch mode" in err
     assert "torch" not in Target("m:f").canonical()  # other targets keep their fingerprints
-    assert '"torch_compile":true' in Target("m:f", backend="torch:reverse",
-                                            torch_compile=True).canonical()  # fmt: skip
+    compiled = Target("m:f", backend="torch:reverse", options=(TorchOptions(compile=True),))
+    assert '"torch_compile":true' in compiled.canonical()
 
 
 def test_public_calls_that_differ_fall_back_to_aten(
@@ -308,12 +311,12 @@ def test_public_calls_that_differ_fall_back_to_aten(
 def test_torch_compile_wraps_the_graphs_with_the_same_values(project: Project) -> None:
     target = Target(project.ref("rosen"), args=(("x", "float64[10]"),),
                     ops=("gradient", "hvp"), backend="torch:reverse", outer="torch:forward",
-                    torch_compile=True, tests=False)  # fmt: skip
+                    options=(TorchOptions(compile=True),), tests=False)  # fmt: skip
     (path,) = generate_and_write(target, project.root, force=False)
     module = load(path)
     assert "torch.compile(_gradient_kernel, fullgraph=True, dynamic=False)" in path.read_text()
     x, v = np.linspace(-1.0, 1.0, 10), np.linspace(1.0, 2.0, 10)
     for actual, expected in ((module.gradient(x), rosen_der(x)),
                              (module.hvp(x, v), rosen_hess_prod(x, v))):  # fmt: skip
-        atol = 64 * np.finfo(np.float64).eps * np.max(np.abs(expected))  # the error model
+        atol = AD_ERROR.atol(1, float(np.finfo(np.float64).eps), float(np.max(np.abs(expected))))
         np.testing.assert_allclose(actual, expected, rtol=0, atol=atol)

@@ -26,7 +26,9 @@ import pytest
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from generator.backends.base import AD_ERROR
 from generator.backends.torch import graph as torch_graph
+from generator.backends.torch_options import TorchOptions
 from generator.errors import DiffgenError
 from generator.measure.loader import load
 from generator.pipeline import generate
@@ -101,8 +103,8 @@ def close(got: Any, want: np.ndarray, what: str) -> None:
     got = np.asarray(got)
     assert got.dtype == np.float64 and got.shape == want.shape, (what, got.shape, want.shape)
     scale = max(1.0, float(np.max(np.abs(want))))
-    np.testing.assert_allclose(got, want, rtol=0, atol=64 * np.finfo(np.float64).eps * scale,
-                               err_msg=what)  # fmt: skip
+    atol = AD_ERROR.atol(1, float(np.finfo(np.float64).eps), scale)  # 64 eps: only rounding
+    np.testing.assert_allclose(got, want, rtol=0, atol=atol, err_msg=what)
 
 
 def point(shape: tuple[int, ...]) -> np.ndarray:
@@ -220,8 +222,8 @@ def test_eager_mode_refuses_the_same_wrong_second_derivatives(tmp_path: Path) ->
     shape, constants = SCALAR["linear_algebra"]
     args = (("x", spec(point(shape))), *((n, spec(c)) for n, c in constants))
     target = Target("tests.scenarios.corpus:linear_algebra", args=args, ops=("hvp",),
-                    backend="torch:forward", outer="torch:forward", torch_mode="eager",
-                    tests=False)  # fmt: skip
+                    backend="torch:forward", outer="torch:forward",
+                    options=(TorchOptions(mode="eager"),), tests=False)  # fmt: skip
     with pytest.raises(DiffgenError) as refused:
         generate(target, REPO)
     assert refused.value.what == (

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from ..errors import DiffgenError
 from ..model import BackendPlan, ErrorModel
+from ..operators import INNER_QUANTITIES, OPERATORS
 
 if TYPE_CHECKING:
     from ..model import FunctionPlan, Inspected
@@ -96,6 +97,6 @@ def inner_quantities(functions: Sequence[FunctionPlan]) -> tuple[str, ...]:
     needed = set()
     for f in functions:
         if f.order == 2:
-            needed |= {"derivative" if f.operator == "second_derivative" else "gradient"}
-            needed |= {r.name for r in f.results if r.name in ("value", "gradient", "derivative")}
-    return tuple(q for q in ("value", "gradient", "derivative") if q in needed)
+            needed |= {str(OPERATORS[f.operator].inner)}
+            needed |= {r.name for r in f.results if r.name in INNER_QUANTITIES}
+    return tuple(q for q in INNER_QUANTITIES if q in needed)

@@ -9,8 +9,11 @@ As the outer of a foreign inner they difference its private `_inner_*` functions
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from ..operators import BATCHED, INNER_QUANTITIES, OPERATORS, QUANTITIES, Rules, batch_of
 
 if TYPE_CHECKING:
     from ..model import ArrayPlan, FunctionPlan
@@ -63,62 +66,117 @@ class Site:
         return f"_from_numpy({difference}, {result.dtype}, {result.shape}{device})"
 
 
-def nested(name: str, site: Site) -> str:
-    """A result of finitediff alone: first order with steps eps**(1/3), second order as the
-    difference of the inner difference, both with steps eps**(1/4) (the Hessian as that
-    composition's four-point formula, each pair of coordinates once)."""
-    x, c = site.x, site.constants
-    table = {
-        "value": f"_f({x}{c})",
-        "pushforward": f"_along({site.bound('_f')}, {x}, dx, _REL_STEP_1)",
-        "pullback": f"_columns(lambda _z: np.asarray(np.vdot(dy, _f(_z{c}))), {x}, _REL_STEP_1)",
-        "second_derivative": f"_columns({site.bound('_inner_derivative')}, {x}, _REL_STEP_2)",
-        "hvp": f"_along({site.bound('_inner_gradient')}, {x}, dx, _REL_STEP_2)",
-        "hessian": f"_second_differences({site.bound('_f')}, {x}, _REL_STEP_2)",
-    }
-    return table.get(name, f"_columns({site.bound('_f')}, {x}, _REL_STEP_1)")
+def _bound_f(site: Site) -> str:
+    return site.bound("_f")
+
+
+#: Each result of finitediff alone: first order with steps eps**(1/3), second order as the
+#: difference of the inner difference, both with steps eps**(1/4) (the Hessian as that
+#: composition's four-point formula, each pair of coordinates once).
+NESTED: Rules[Callable[[Site], str]] = Rules("finitediff", QUANTITIES, {
+    "value": lambda s: f"_f({s.x}{s.constants})",
+    "pushforward": lambda s: f"_along({_bound_f(s)}, {s.x}, dx, _REL_STEP_1)",
+    "pullback": lambda s:
+        f"_columns(lambda _z: np.asarray(np.vdot(dy, _f(_z{s.constants}))), {s.x}, _REL_STEP_1)",
+    "derivative": lambda s: f"_columns({_bound_f(s)}, {s.x}, _REL_STEP_1)",
+    "gradient": lambda s: f"_columns({_bound_f(s)}, {s.x}, _REL_STEP_1)",
+    "jacobian": lambda s: f"_columns({_bound_f(s)}, {s.x}, _REL_STEP_1)",
+    "second_derivative": lambda s:
+        f"_columns({s.bound('_inner_derivative')}, {s.x}, _REL_STEP_2)",
+    "hvp": lambda s: f"_along({s.bound('_inner_gradient')}, {s.x}, dx, _REL_STEP_2)",
+    "hessian": lambda s: f"_second_differences({_bound_f(s)}, {s.x}, _REL_STEP_2)",
+})  # fmt: skip
+
+
+def _from_inner(name: str) -> Callable[[Site], str]:
+    return lambda s: f"_inner_{name}({s.x}{s.constants})"
+
+
+#: Each result of finitediff over a foreign inner, before its conversion to the module's arrays:
+#: values and first derivatives are the inner's own; second ones central differences (steps
+#: eps**(1/3)) of its first derivative, the Hessian symmetrized.
+OUTER: Rules[Callable[[Site], str]] = Rules(
+    "finitediff over a foreign inner",
+    dict.fromkeys(q for op in OPERATORS.values() if op.order == 2 for q in op.variant_results),
+    {
+        **{q: _from_inner(q) for q in INNER_QUANTITIES},
+        "second_derivative": lambda s:
+            f"_columns({s.inner('derivative')}, {s.numpy(s.x)}, _OUTER_STEP)",
+        "hvp": lambda s:
+            f"_along({s.inner('gradient')}, {s.numpy(s.x)}, {s.numpy('dx')}, _OUTER_STEP)",
+        "hessian": lambda s:
+            f"_symmetrized(_columns({s.inner('gradient')}, {s.numpy(s.x)}, _OUTER_STEP))",
+    },
+)  # fmt: skip
 
 
 def outer(result: ArrayPlan, site: Site) -> str:
-    """A result of finitediff over a foreign inner: its values and first derivatives are the
-    inner's own; second ones central differences (steps eps**(1/3)) of its first derivative."""
-    name, x = result.name, site.x
-    if name in ("value", "gradient", "derivative"):
-        return f"_inner_{name}({x}{site.constants})"
-    if name == "second_derivative":
-        difference = f"_columns({site.inner('derivative')}, {site.numpy(x)}, _OUTER_STEP)"
-    elif name == "hvp":
-        point, tangent = site.numpy(x), site.numpy("dx")
-        difference = f"_along({site.inner('gradient')}, {point}, {tangent}, _OUTER_STEP)"
-    else:
-        difference = (
-            f"_symmetrized(_columns({site.inner('gradient')}, {site.numpy(x)}, _OUTER_STEP))"
-        )
-    return site.result(difference, result)
+    """A result of finitediff over a foreign inner, as the module's array."""
+    expression = OUTER[result.name](site)
+    return expression if result.name in INNER_QUANTITIES else site.result(expression, result)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What a batched operator's expression is made of: the tangents as rows, and the function
+    g whose derivative is contracted with them (f, or the inner gradient), where and how."""
+
+    tangents: str  # the batch of tangents as a numpy array: "dxs"
+    size: int  # how many
+    g: str
+    at: str
+    step: str
+    site: Site
+    nested: bool  # finitediff over finitediff: the nested Hessian is at hand
+
+    @property
+    def rows(self) -> str:
+        """The tangents as the rows of a matrix."""
+        return f"{self.tangents}.reshape({self.size}, -1)"
+
+    @property
+    def jacobian(self) -> str:
+        """The whole Jacobian of g, one difference per coordinate."""
+        return f"_columns({self.g}, {self.at}, {self.step})"
+
+    @property
+    def along(self) -> str:
+        """One difference per row."""
+        return f"np.stack([_along({self.g}, {self.at}, _t, {self.step}) for _t in {self.tangents}])"
+
+
+#: Each batched operator's expression, by rows (one directional difference each) or, where
+#: `matrix` (finitediff.by_matrix), as the rows times the whole Jacobian (Hessian).
+BATCH: Rules[Callable[[Batch, bool], str]] = Rules("finitediff batches", BATCHED, {
+    "pushforward": lambda b, matrix: f"{b.rows} @ {b.jacobian}.T" if matrix else b.along,
+    "pullback": lambda b, matrix: f"{b.rows} @ {b.jacobian}",  # always by matrix
+})  # fmt: skip
+
+
+@BATCH.register("hvp")
+def _hvp_batch(b: Batch, matrix: bool) -> str:
+    """By rows, or the rows times the Hessian: nested second differences of f (finitediff
+    alone), or the symmetrized Jacobian of the foreign inner's gradient."""
+    if not matrix:
+        return b.along
+    if b.nested:
+        return f"{b.rows} @ _second_differences({b.site.bound('_f')}, {b.at}, {b.step})"
+    return f"{b.rows} @ _symmetrized({b.jacobian})"
 
 
 def batch(fn: FunctionPlan, result: ArrayPlan, site: Site, foreign: bool, matrix: bool) -> str:
     """`<op>_batch`: one difference per tangent, or the tangents times the whole Jacobian
     (Hessian) where that is cheaper (`matrix`, decided in finitediff.by_matrix)."""
-    name = result.name
-    rows = site.numpy("dys" if name == "pullback" else "dxs")
+    op = OPERATORS[fn.operator]
+    tangents = site.numpy(batch_of(str(op.tangent)))
     if foreign:
-        g, at, step = site.inner("gradient"), site.numpy(site.x), "_OUTER_STEP"
-    elif name == "hvp":
-        g, at, step = site.bound("_inner_gradient"), site.x, "_REL_STEP_2"
+        g, at, step = site.inner(str(op.inner)), site.numpy(site.x), "_OUTER_STEP"
+    elif op.inner:
+        g, at, step = site.bound(f"_inner_{op.inner}"), site.x, "_REL_STEP_2"
     else:
         g, at, step = site.bound("_f"), site.x, "_REL_STEP_1"
-    if matrix and name == "hvp" and not foreign:
-        hessian = f"_second_differences({site.bound('_f')}, {at}, {step})"
-        difference = f"{rows}.reshape({fn.batch}, -1) @ {hessian}"
-    elif matrix:
-        whole = f"_columns({g}, {at}, {step})"
-        whole = f"_symmetrized({whole})" if name == "hvp" else whole
-        transposed = ".T" if name == "pushforward" else ""
-        difference = f"{rows}.reshape({fn.batch}, -1) @ {whole}{transposed}"
-    else:
-        difference = f"np.stack([_along({g}, {at}, _t, {step}) for _t in {rows}])"
-    return site.result(difference, result)
+    parts = Batch(tangents, fn.batch, g, at, step, site, not foreign)
+    return site.result(BATCH[op.name](parts, matrix), result)
 
 
 def expressions(
@@ -131,6 +189,6 @@ def expressions(
             if fn.batch:
                 expression = batch(fn, r, site, foreign, fn.name in matrix)
             else:
-                expression = outer(r, site) if foreign else nested(r.name, site)
+                expression = outer(r, site) if foreign else NESTED[r.name](site)
             found.append((fn.name, r.name, expression))
     return tuple(found)

@@ -18,12 +18,14 @@ Each step is made exactly representable by dividing by (x + h) - (x - h) rather 
 
 from __future__ import annotations
 
+import re
 import warnings
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..model import BackendPlan, ErrorModel
-from ..operators import OPERATORS
+from ..operators import BATCHED, OPERATORS, TANGENT_PARAMETERS, Rules
 from ..spec import EPS, Dtype
 from .differences import CONVERSIONS, Site, expressions
 
@@ -45,38 +47,72 @@ ERROR = ErrorModel(
 )
 
 
+def outer_error(inner: str) -> ErrorModel:
+    """The error model of finitediff over an exact inner: first order is the inner's, second
+    order central differences (steps eps**(1/3)) of its exact first derivative, p = 2/3."""
+    return ErrorModel(
+        factor=ERROR.factor,
+        exponents=(1.0, 1.0, 2.0 / 3.0),
+        why=f"p = 2/3, central differences (steps eps**(1/3)) of the exact {inner} inner",
+        variants_exact=False,
+    )
+
+
 def relative_steps(eps: float) -> tuple[float, float]:
     """The relative steps (first order, nested second order) for a unit roundoff eps."""
     return eps ** (1.0 / 3.0), eps ** (1.0 / 4.0)
 
 
+#: Whether a batch of B tangents is cheaper through the whole Jacobian (Hessian) than row by row,
+#: for x of size n, counting calls of f (of the inner gradient, over a foreign inner); `nested`:
+#: finitediff over finitediff.
+#:
+#: A pullback costs what the Jacobian costs (two calls per coordinate of x), so a batch of them
+#: is always one Jacobian times the batch. A pushforward costs two calls per row against the
+#: Jacobian's 2n: the matrix wins once the batch is as large as x; the same for an hvp over a
+#: foreign inner (two inner gradients per row against 2n). An hvp of finitediff over
+#: finitediff costs two inner gradients of 2n calls each, 4n per row, against the Hessian's
+#: 2n^2 + 1: the matrix wins from half the size of x.
+MATRIX_CHEAPER: Rules[Callable[[int, int, bool], bool]] = Rules("finitediff batches", BATCHED, {
+    "pushforward": lambda batch, n, nested: batch >= n,
+    "pullback": lambda batch, n, nested: True,
+    "hvp": lambda batch, n, nested: 2 * batch >= n if nested else batch >= n,
+})  # fmt: skip
+
+
 def by_matrix(
     functions: tuple[FunctionPlan, ...], inspected: Inspected, nested: bool
 ) -> tuple[str, ...]:
-    """The batched functions cheaper through the whole Jacobian (Hessian) than row by row,
-    counting calls of f (of the inner gradient, over a foreign inner).
-
-    A pullback costs what the Jacobian costs (two calls per coordinate of x), so a batch of them
-    is always one Jacobian times the batch. A pushforward costs two calls per row against the
-    Jacobian's 2n: the matrix wins once the batch is as large as x; the same for an hvp over a
-    foreign inner (two inner gradients per row against 2n). An hvp of finitediff over
-    finitediff costs two inner gradients of 2n calls each, 4n per row, against the Hessian's
-    2n^2 + 1: the matrix wins from half the size of x.
-    """
+    """The batched functions cheaper through the whole Jacobian (Hessian) (MATRIX_CHEAPER)."""
     n = inspected.active.spec.size
+    return tuple(
+        f.name for f in functions if f.batch and MATRIX_CHEAPER[f.operator](f.batch, n, nested)
+    )
 
-    def whole(f: FunctionPlan) -> bool:
-        if f.operator == "pullback":
-            return True
-        return 2 * f.batch >= n if (f.operator == "hvp" and nested) else f.batch >= n
 
-    return tuple(f.name for f in functions if f.batch and whole(f))
+#: The helpers of templates/finitediff.py.jinja, in its order of definition, and the name each
+#: defines: a plan takes those its expressions call.
+HELPERS = {
+    "f": "_f",
+    "columns": "_columns",
+    "along": "_along",
+    "inner_gradient": "_inner_gradient",
+    "hessian": "_second_differences",
+    "inner_derivative": "_inner_derivative",
+    "symmetrized": "_symmetrized",
+}
+
+
+def called(expressions: Iterable[tuple[str, str, str]], helpers: Iterable[str]) -> list[str]:
+    """Those of these helpers that the expressions call, in the template's order."""
+    text = "\n".join(e for _, _, e in expressions)
+    return [h for h in HELPERS if h in helpers and re.search(rf"\b{HELPERS[h]}\b", text)]
 
 
 def site(functions: tuple[FunctionPlan, ...], flavour: str) -> Site:
     """Where the expressions are evaluated: x, the constants, and the module's array library."""
     params = functions[0].params
-    constants = "".join(f", {p.name}" for p in params[1:] if p.name not in ("dx", "dy"))
+    constants = "".join(f", {p.name}" for p in params[1:] if p.name not in TANGENT_PARAMETERS)
     return Site(params[0].name, constants, CONVERSIONS[flavour])
 
 
@@ -150,13 +186,10 @@ class FiniteDiff:
         self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
     ) -> BackendPlan:
         """Every operator by central differences; second order by nested ones (eps**(1/4))."""
-        names = {f.operator for f in functions}
         matrix = by_matrix(functions, inspected, nested=True)
-        helpers = ["f", "columns"]
-        helpers += ["along"] if names & {"pushforward", "hvp"} else []
-        helpers += ["inner_gradient"] if "hvp" in names else []
-        helpers += ["hessian"] if "hessian" in names or "hvp_batch" in matrix else []
-        helpers += ["inner_derivative"] if "second_derivative" in names else []
+        found = expressions(functions, site(functions, "numpy"), False, matrix)
+        nested = ("along", "inner_gradient", "hessian", "inner_derivative")
+        helpers = ["f", "columns", *called(found, nested)]
         dtype = working_dtype(inspected)
         step_1, step_2 = relative_steps(EPS[dtype])
         copied = mutated(inspected)
@@ -177,7 +210,7 @@ class FiniteDiff:
             ),
             error=ERROR,
             array=numpy_array(inspected),
-            expressions=expressions(functions, site(functions, "numpy"), False, matrix),
+            expressions=found,
             description=(
                 "Central differences with steps relative to |x|: "
                 f"h = {step_1:.6g} * max(1, |x_i|) for first derivatives and "
@@ -196,13 +229,11 @@ class FiniteDiff:
         h^2 |f^(3)| + eps |f^(1)| / h: the first-order optimum h ~ eps**(1/3), for an error of order
         eps**(2/3) -- the outer prepared for its inner, as the inner is for its outer.
         """
-        names = {f.operator for f in functions if f.order == 2}
+        second = tuple(f for f in functions if f.order == 2)
         matrix = by_matrix(functions, inspected, nested=False)
         conversion = CONVERSIONS[functions[0].flavour]  # the module's: the inner's
-        whole = "hessian" in names or "hvp_batch" in matrix
-        helpers = ["columns"] if whole or "second_derivative" in names else []
-        helpers += ["along"] if "hvp" in names else []
-        helpers += ["symmetrized"] if whole else []
+        found = expressions(second, site(functions, functions[0].flavour), True, matrix)
+        helpers = called(found, ("columns", "along", "symmetrized"))
         helpers += [f"from_numpy_{conversion.helper}"] if conversion.helper else []
         dtype = working_dtype(inspected)
         step, _ = relative_steps(EPS[dtype])
@@ -212,12 +243,7 @@ class FiniteDiff:
             imports=(),
             helpers=tuple(helpers),
             constants=(("_OUTER_STEP", repr(step), f"eps**(1/3) for {dtype}: outer steps"),),
-            error=ErrorModel(
-                factor=ERROR.factor,
-                exponents=(1.0, 1.0, 2.0 / 3.0),
-                why=f"p = 2/3, central differences (steps eps**(1/3)) of the exact {inner} inner",
-                variants_exact=False,
-            ),
+            error=outer_error(inner),
             description=(
                 f"Second order: central differences of the {inner} inner derivative with steps"
                 f" h = {step:.6g} * max(1, |x_i|) (finitediff over {inner})"
@@ -229,10 +255,5 @@ class FiniteDiff:
                 )
             ),
             array=numpy_array(inspected),
-            expressions=expressions(
-                tuple(f for f in functions if f.order == 2),
-                site(functions, functions[0].flavour),
-                True,
-                matrix,
-            ),
+            expressions=found,
         )

@@ -15,8 +15,8 @@ import sympy
 
 from ..errors import DiffgenError
 from ..model import BackendPlan, ErrorModel
-from ..operators import OPERATORS
-from ..symbolic.derivatives import MAX_WORK, order_of, symbolic_derivatives
+from ..operators import OPERATORS, TANGENTS, batch_of, order_of
+from ..symbolic.derivatives import MAX_WORK, symbolic_derivatives
 from ..symbolic.printer import OVERFLOWING, Result, emit, unpack
 
 if TYPE_CHECKING:
@@ -92,8 +92,9 @@ class Sympy:
         refuse_large(inspected, d.work(order_of(r.name for f in functions for r in f.results)))
         active = [arg.active for arg in inspected.args].index(True)
         symbols = {arg.name: traced.inputs[i] for i, arg in enumerate(inspected.args)}
-        symbols["dx"] = tangent("dx", traced.inputs[active])
-        symbols["dy"] = tangent("dy", traced.output)
+        shaped = {"x": traced.inputs[active], "y": traced.output}
+        symbols.update({kind: tangent(kind, shaped[like]) for kind, like in TANGENTS.items()})
+        batches_of = {batch_of(kind): kind for kind in TANGENTS}  # dxs: a batch of dx
         names = {str(s) for array in symbols.values() for s in array.reshape(-1)}
         clash = sorted(names & {arg.name for arg in inspected.args})
         if clash:
@@ -102,7 +103,7 @@ class Sympy:
                 "the sympy backend names elements NAME_INDEX (x_0, x_1, ...) in its code",
                 f"rename {clash[0]!r} in {inspected.target.function}",
             )
-        dx, dy = list(symbols["dx"].reshape(-1)), list(symbols["dy"].reshape(-1))
+        dx, dy = (list(symbols[kind].reshape(-1)) for kind in TANGENTS)
         bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
         overflow: set[str] = set()
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
@@ -117,7 +118,7 @@ class Sympy:
                 (
                     unpack(dialect, p.name, list(symbols[p.name].reshape(-1)), p.scalar)
                     if p.name in symbols
-                    else columns(p.name, list(symbols[p.name[:-1]].reshape(-1)), f.batch)
+                    else columns(p.name, list(symbols[batches_of[p.name]].reshape(-1)), f.batch)
                 )
                 for p in f.params
             )

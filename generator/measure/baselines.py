@@ -18,7 +18,7 @@ import sympy
 
 from ..errors import DiffgenError
 from ..model import Inspected, draw
-from ..operators import OPERATORS
+from ..operators import OPERATORS, TANGENTS, tangent_spec
 from ..symbolic.derivatives import symbolic_derivatives
 
 Calls = dict[str, Callable[..., Any]]
@@ -29,11 +29,11 @@ def arguments(inspected: Inspected, op: str) -> list[np.ndarray]:
     """Seeded arguments of one operator: x, its tangent, then the constants."""
     rng = np.random.default_rng(BENCH_SEED)
     values = {arg.name: draw(arg.spec, rng) for arg in inspected.args}
-    tangent = {"dx": [draw(inspected.active.spec, rng)], "dy": [draw(inspected.output, rng)]}
-    tangents = tangent.get(OPERATORS[op].tangent or "", [])
+    x, y = inspected.active.spec, inspected.output
+    tangents = {kind: [draw(tangent_spec(kind, x, y), rng)] for kind in TANGENTS}
     return [
         values[inspected.active.name],
-        *tangents,
+        *tangents.get(str(OPERATORS[op].tangent), []),
         *(values[c.name] for c in inspected.constants),
     ]
 
@@ -128,15 +128,18 @@ def lambdify_calls(inspected: Inspected, ops: Sequence[str]) -> Calls:
     constants = [
         list(traced.inputs[i].reshape(-1)) for i, a in enumerate(inspected.args) if not a.active
     ]
-    specs = {"dx": inspected.active.spec, "dy": inspected.output}
+    symbols = {"dx": dx, "dy": dy}  # the tangents of operators.TANGENTS
     calls: Calls = {}
     for op in ops:
-        tangent = {"dx": [dx], "dy": [dy]}.get(str(OPERATORS[op].tangent), [])
+        kind = OPERATORS[op].tangent
+        tangent = [symbols[kind]] if kind else []
         function = sympy.lambdify([x, *tangent, *constants], list(d.dense(op, dx, dy)), cse=True)
         # lambdify unpacks each argument as a flat sequence: 1-D arrays go as they are, as a
         # user would pass them; others are flattened, as a user would have to
         shapes = [inspected.active.spec.shape]
-        shapes += [specs[str(OPERATORS[op].tangent)].shape] if tangent else []
+        shapes += (
+            [tangent_spec(kind, inspected.active.spec, inspected.output).shape] if kind else []
+        )
         shapes += [a.spec.shape for a in inspected.args if not a.active]
         if all(len(shape) == 1 for shape in shapes):
             calls[op] = function

@@ -11,7 +11,7 @@ Every quantity built is also guarded by its size (`MAX_NODES`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ import sympy
 
 from ..budget import phase, tick
 from ..errors import DiffgenError
+from ..operators import QUANTITIES, Rules
 from .trace import Traced, trace
 
 if TYPE_CHECKING:
@@ -260,22 +261,7 @@ class Derivatives:
 
     def quantity(self, name: str, dx: Sequence[Expr], dy: Sequence[Expr]) -> dict[str, Any]:
         """One operator's result as `entries` (flat, C order) or sparse `rows` of a matrix."""
-        n = len(self.symbols)
-        if name == "value":
-            return {"entries": tuple(self.outputs)}
-        if name in ("jacobian", "hessian"):
-            return {"rows": self.jacobian if name == "jacobian" else self.hessian}
-        if name == "pushforward":
-            return {"entries": self.pushforward(dx)}
-        if name == "pullback":
-            return {"entries": self.pullback(dy)}
-        if name == "derivative":
-            return {"entries": tuple(row.get(0, sympy.S.Zero) for row in self.jacobian)}
-        if name == "gradient":
-            return {"entries": tuple(self.jacobian[0].get(j, sympy.S.Zero) for j in range(n))}
-        if name == "second_derivative":
-            return {"entries": self.second_derivative}
-        return {"entries": self.hvp(dx)}
+        return SYMBOLIC[name](self, dx, dy)
 
     def dense(self, name: str, dx: Sequence[Expr], dy: Sequence[Expr]) -> tuple[Expr, ...]:
         """One operator's result as a flat tuple of every entry, zeros included."""
@@ -287,14 +273,57 @@ class Derivatives:
         return tuple(row.get(j, sympy.S.Zero) for row in rows for j in range(width))
 
 
-#: The quantities that need second derivatives.
-SECOND_ORDER = frozenset({"second_derivative", "hvp", "hessian"})
+Tangent = Sequence[Expr]  # a symbolic tangent, flat: dx_0, dx_1, ...
+#: Each quantity of the operator table from the derivatives of f, given symbolic tangents dx
+#: and dy: `entries` (flat, C order) or the sparse `rows` of a matrix (the sympy family's rules).
+SYMBOLIC: Rules[Callable[[Derivatives, Tangent, Tangent], dict[str, Any]]] = Rules(
+    "the sympy derivatives", QUANTITIES
+)
 
 
-def order_of(quantities: Iterable[str]) -> int:
-    """The highest order of derivative the quantities need: 0 (values), 1 or 2."""
-    names = {q.removesuffix("_batch") for q in quantities}
-    return 2 if names & SECOND_ORDER else 1 if names - {"value"} else 0
+@SYMBOLIC.register("value")
+def _value(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": tuple(d.outputs)}
+
+
+@SYMBOLIC.register("pushforward")
+def _pushforward(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": d.pushforward(dx)}
+
+
+@SYMBOLIC.register("pullback")
+def _pullback(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": d.pullback(dy)}
+
+
+@SYMBOLIC.register("derivative")
+def _derivative(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": tuple(row.get(0, sympy.S.Zero) for row in d.jacobian)}
+
+
+@SYMBOLIC.register("gradient")
+def _gradient(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": tuple(d.jacobian[0].get(j, sympy.S.Zero) for j in range(len(d.symbols)))}
+
+
+@SYMBOLIC.register("jacobian")
+def _jacobian(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"rows": d.jacobian}
+
+
+@SYMBOLIC.register("second_derivative")
+def _second_derivative(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": d.second_derivative}
+
+
+@SYMBOLIC.register("hvp")
+def _hvp(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"entries": d.hvp(dx)}
+
+
+@SYMBOLIC.register("hessian")
+def _hessian(d: Derivatives, dx: Tangent, dy: Tangent) -> dict[str, Any]:
+    return {"rows": d.hessian}
 
 
 @lru_cache(maxsize=4)

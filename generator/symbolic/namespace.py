@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -31,36 +31,42 @@ from .array import (
     arithmetic,
     as_dtype,
     as_operand,
-    broadcast_shape,
     comparison,
-    convert,
     division,
     elementwise,
     floating,
     logical,
     matmul,
-    matrix_transpose,
     to_expr,
     wrap,
+)
+from .creation import (
+    arange,
+    asarray,
+    astype,
+    broadcast_arrays,
+    broadcast_to,
+    concat,
+    expand_dims,
+    eye,
+    finfo,
+    flip,
+    full,
+    integers,
+    like,
+    linspace,
+    ones,
+    permute_dims,
+    reshape,
+    squeeze,
+    stack,
+    transpose_matrix,
+    zeros,
 )
 
 
 class UnsupportedError(SymbolicError, AttributeError):
     """A namespace function outside the subset the sympy backend traces."""
-
-
-def asarray(
-    obj: object, /, *, dtype: object = None, device: object = None, copy: object = None
-) -> SymbolicArray:
-    """A symbolic array as it is; numbers, numpy arrays and (nested) lists as constants."""
-    if isinstance(obj, SymbolicArray):
-        result = obj
-    elif isinstance(obj, list | tuple):
-        result = stack([asarray(item) for item in obj]) if obj else zeros((0,))
-    else:
-        value = as_operand(obj, "xp.asarray")
-        result = SymbolicArray(value.data, arithmetic([value], "xp.asarray"))
-    return result if dtype is None else convert(result, dtype)
 
 
 def _apply(name: str, function: Callable[..., Any], rule: Rule, arity: int) -> Callable[..., Any]:
@@ -175,27 +181,11 @@ def clip(x: object, /, min: object = None, max: object = None) -> SymbolicArray:
     return result
 
 
-def _ints(value: object, what: str) -> tuple[int, ...]:
-    """An int or a sequence of ints (a shape, axes) as a tuple of Python ints."""
-    try:
-        if isinstance(value, int | np.integer):
-            return (operator.index(value),)
-        if isinstance(value, Sequence):
-            return tuple(operator.index(item) for item in value)
-    except TypeError:
-        pass
-    raise SymbolicError(
-        f"{what}: {value!r} is not an int or a tuple of ints",
-        "shapes and axes are fixed when the function is traced",
-        "pass Python ints (x.shape holds them)",
-    )
-
-
 def _axes(axis: object, ndim: int, what: str) -> tuple[int, ...]:
     """An axis argument (None, an int or a tuple) as sorted non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    axes = _ints(axis, what)
+    axes = integers(axis, what)
     normalized = sorted({a % ndim for a in axes if -ndim <= a < ndim})
     if len(normalized) != len(axes):
         raise SymbolicError(
@@ -295,213 +285,6 @@ def vector_norm(
     return SymbolicArray(data, floating(dtype))
 
 
-def _shaped(what: str, function: Callable[[Exprs], Any], x: object) -> SymbolicArray:
-    """Apply a numpy shape function to the expressions; numpy's errors become SymbolicErrors."""
-    array = asarray(x)
-    try:
-        return SymbolicArray(wrap(function(array.expressions)), array.dtype)
-    except ValueError as error:
-        raise SymbolicError(
-            f"{what} on an array of shape {array.shape}: {error}",
-            "the shapes and axes given do not fit the array",
-            "check them against the argument specs",
-        ) from error
-
-
-def reshape(x: object, /, shape: object, *, copy: object = None) -> SymbolicArray:
-    dims = _ints(shape, "xp.reshape")
-    return _shaped("xp.reshape", lambda data: np.reshape(data, dims), x)
-
-
-def permute_dims(x: object, /, axes: object) -> SymbolicArray:
-    order = _ints(axes, "xp.permute_dims")
-    return _shaped("xp.permute_dims", lambda data: np.transpose(data, order), x)
-
-
-def broadcast_to(x: object, /, shape: object) -> SymbolicArray:
-    dims = _ints(shape, "xp.broadcast_to")
-    return _shaped("xp.broadcast_to", lambda data: np.broadcast_to(data, dims), x)
-
-
-def expand_dims(x: object, /, axis: int = 0) -> SymbolicArray:
-    return _shaped("xp.expand_dims", lambda data: np.expand_dims(data, axis), x)
-
-
-def squeeze(x: object, /, axis: int | tuple[int, ...]) -> SymbolicArray:
-    return _shaped("xp.squeeze", lambda data: np.squeeze(data, axis), x)
-
-
-def flip(x: object, /, *, axis: int | tuple[int, ...] | None = None) -> SymbolicArray:
-    return _shaped("xp.flip", lambda data: np.flip(data, axis), x)
-
-
-def broadcast_arrays(*arrays: object) -> list[SymbolicArray]:
-    items = [asarray(array) for array in arrays]
-    shape = broadcast_shape("xp.broadcast_arrays", [item.shape for item in items])
-    return [broadcast_to(item, shape) for item in items]
-
-
-def _joined(
-    what: str, join: Callable[..., Any], arrays: Sequence[object], axis: int
-) -> SymbolicArray:
-    """Join arrays with numpy's concatenate or stack; their dtypes promote."""
-    items = [asarray(array) for array in arrays]
-    if not items:
-        raise SymbolicError(f"{what} of no arrays", "there is nothing to join", "pass arrays")
-    dtype = arithmetic([item.operand for item in items], what)
-    try:
-        return SymbolicArray(wrap(join([item.expressions for item in items], axis=axis)), dtype)
-    except ValueError as error:
-        shapes = ", ".join(str(item.shape) for item in items)
-        raise SymbolicError(
-            f"{what} of arrays of shapes {shapes} along axis {axis}: {error}",
-            "the arrays must agree in every dimension but the one joined along",
-            "reshape or index the arrays so that their shapes agree",
-        ) from error
-
-
-def concat(arrays: Sequence[object], /, *, axis: int | None = 0) -> SymbolicArray:
-    if axis is None:
-        return concat([reshape(array, (-1,)) for array in arrays], axis=0)
-    return _joined("xp.concat", np.concatenate, arrays, axis)
-
-
-def stack(arrays: Sequence[object], /, *, axis: int = 0) -> SymbolicArray:
-    return _joined("xp.stack", np.stack, arrays, axis)
-
-
-def _fill(shape: object, value: Any, dtype: DType) -> SymbolicArray:
-    dims = _ints(shape, "an array creation function")
-    if any(dim < 0 for dim in dims):
-        raise SymbolicError(
-            f"the shape {shape!r} has a negative size", "sizes count elements", "pass sizes >= 0"
-        )
-    data = np.empty(dims, dtype=object)
-    data.fill(value)
-    return SymbolicArray(data, dtype)
-
-
-def _unit(dtype: DType, one: bool) -> Any:
-    if dtype.kind == "b":
-        return sympy.true if one else sympy.false
-    return sympy.S.One if one else sympy.S.Zero
-
-
-def full(
-    shape: object, fill_value: object, *, dtype: object = None, device: object = None
-) -> SymbolicArray:
-    value = asarray(fill_value)
-    if value.ndim != 0:
-        raise SymbolicError(
-            f"xp.full with a fill value of shape {value.shape}",
-            "the fill value is one number",
-            "use xp.broadcast_to for arrays",
-        )
-    target = value.dtype if dtype is None else as_dtype(dtype)
-    return convert(_fill(shape, value.expressions[()], value.dtype), target)
-
-
-def zeros(shape: object, *, dtype: object = None, device: object = None) -> SymbolicArray:
-    target = FLOAT64 if dtype is None else as_dtype(dtype)
-    return _fill(shape, _unit(target, False), target)
-
-
-def ones(shape: object, *, dtype: object = None, device: object = None) -> SymbolicArray:
-    target = FLOAT64 if dtype is None else as_dtype(dtype)
-    return _fill(shape, _unit(target, True), target)
-
-
-def _like(create: Callable[..., SymbolicArray]) -> Callable[..., SymbolicArray]:
-    def like(x: object, /, *args: object, dtype: object = None, device: object = None) -> Any:
-        array = asarray(x)
-        return create(array.shape, *args, dtype=array.dtype if dtype is None else dtype)
-
-    like.__name__ = like.__qualname__ = f"{create.__name__}_like"
-    return like
-
-
-def eye(
-    n_rows: int,
-    n_cols: int | None = None,
-    /,
-    *,
-    k: int = 0,
-    dtype: object = None,
-    device: object = None,
-) -> SymbolicArray:
-    target = FLOAT64 if dtype is None else as_dtype(dtype)
-    cols = n_rows if n_cols is None else n_cols
-    data = np.full((n_rows, cols), _unit(target, False), dtype=object)
-    data[np.eye(n_rows, cols, k=k, dtype=np.bool_)] = _unit(target, True)
-    return SymbolicArray(data, target)
-
-
-def _number(value: object) -> int | float:
-    """A Python number for a size or bound (a symbolic one must have a concrete value)."""
-    if isinstance(value, int | np.integer):
-        return operator.index(value)
-    if isinstance(value, SymbolicArray) and value.dtype.kind in "iu":
-        return int(value)
-    if isinstance(value, float | np.floating | SymbolicArray):
-        return float(value)
-    raise SymbolicError(
-        f"{value!r} is not a number",
-        "the bounds and sizes of arange and linspace are Python numbers",
-        "pass numbers",
-    )
-
-
-def arange(
-    start: object,
-    /,
-    stop: object = None,
-    step: object = 1,
-    *,
-    dtype: object = None,
-    device: object = None,
-) -> SymbolicArray:
-    """start, start + step, ... below stop; exact integers where the numbers are integers."""
-    first, last = (0, _number(start)) if stop is None else (_number(start), _number(stop))
-    delta = _number(step)
-    if delta == 0:
-        raise SymbolicError("xp.arange with step 0", "it would never end", "pass a nonzero step")
-    count = max(0, math.ceil((last - first) / delta))
-    numbers = [first + i * delta for i in range(count)]
-    integral = all(isinstance(v, int) for v in (first, last, delta))
-    target = (np.dtype(np.int64) if integral else FLOAT64) if dtype is None else as_dtype(dtype)
-    data = np.empty(count, dtype=object)
-    data[:] = [to_expr(number) for number in numbers]
-    return SymbolicArray(data, target)
-
-
-def linspace(
-    start: object,
-    stop: object,
-    /,
-    num: int,
-    *,
-    dtype: object = None,
-    device: object = None,
-    endpoint: bool = True,
-) -> SymbolicArray:
-    values = np.linspace(_number(start), _number(stop), num, endpoint=endpoint)
-    return asarray(values, dtype=FLOAT64 if dtype is None else dtype)
-
-
-def finfo(type: object, /) -> np.finfo[Any]:
-    """Machine limits of a floating dtype, as numpy gives them."""
-    dtype = type.dtype if isinstance(type, SymbolicArray) else as_dtype(type)
-    return np.finfo(dtype)
-
-
-def astype(x: object, dtype: object, /, *, copy: bool = True) -> SymbolicArray:
-    return convert(asarray(x), dtype)
-
-
-def _matrix_transpose(x: object, /) -> SymbolicArray:
-    return matrix_transpose(asarray(x))
-
-
 class Namespace:
     """An immutable namespace: its members by name; any other name raises UnsupportedError."""
 
@@ -546,7 +329,7 @@ _binary_functions = {name: _apply(name, *entry, arity=2) for name, entry in _BIN
 
 _LINALG: dict[str, object] = {
     "matmul": matmul,
-    "matrix_transpose": _matrix_transpose,
+    "matrix_transpose": transpose_matrix,
     "vecdot": vecdot,
     "vector_norm": vector_norm,
 }
@@ -566,15 +349,15 @@ _MEMBERS: dict[str, object] = {
     "finfo": finfo,
     "flip": flip,
     "full": full,
-    "full_like": _like(full),
+    "full_like": like(full),
     "linspace": linspace,
     "matmul": matmul,
-    "matrix_transpose": _matrix_transpose,
+    "matrix_transpose": transpose_matrix,
     "max": _reduction("max", _extremum(sympy.Max), lambda dtype: dtype),
     "mean": _reduction("mean", lambda *t: sympy.Add(*t) / len(t), floating),
     "min": _reduction("min", _extremum(sympy.Min), lambda dtype: dtype),
     "ones": ones,
-    "ones_like": _like(ones),
+    "ones_like": like(ones),
     "permute_dims": permute_dims,
     "prod": _reduction("prod", sympy.Mul, _summed),
     "reshape": reshape,
@@ -584,7 +367,7 @@ _MEMBERS: dict[str, object] = {
     "vecdot": vecdot,
     "where": where,
     "zeros": zeros,
-    "zeros_like": _like(zeros),
+    "zeros_like": like(zeros),
     # dtypes and constants (exact SymPy numbers: pi stays pi in the expressions)
     "bool": BOOL,
     "int32": np.dtype(np.int32),

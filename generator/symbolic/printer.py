@@ -9,7 +9,8 @@ tried (see the README's sympy section), so there is no size threshold at which n
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -195,8 +196,7 @@ def emit(
             lines.append(f"{target} = np.zeros({result.size}, dtype={result.dtype})")
             if nonzeros:
                 name = f"_NONZEROS_{result.name.upper()}"
-                indices = ", ".join(str(k) for k, _ in nonzeros)
-                constants.append((name, f"_frozen(np.array([{indices}], dtype=np.intp))",
+                constants.append((name, index_array(k for k, _ in nonzeros),
                                   f"where the {result.name} is not identically zero"))  # fmt: skip
                 lines.append(f"{target}[{name}] = [{', '.join(printed)}]")
             if reshape:
@@ -206,6 +206,14 @@ def emit(
         tuple(name for name in OVERFLOWING if f"_{name}(" in text) if dialect == "math" else ()
     )
     return Emitted(tuple(lines), tuple(constants), "math." in text or bool(helpers), helpers)
+
+
+def index_array(indices: Iterable[int]) -> str:
+    """A read-only index array as compact source: rows of integers, which the module template
+    shields from black (`# fmt: off`) so that they are not printed one per line."""
+    rows = textwrap.wrap(", ".join(map(str, indices)), width=88)
+    body = "".join(f"    {row}\n" for row in rows)
+    return f"_frozen(np.array([\n{body}], dtype=np.intp))"
 
 
 def unpack(dialect: str, name: str, symbols: Sequence[Expr], scalar: bool) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from ...model import BackendPlan
 from ..ad import SPELLINGS, Kernel, compose, extend
 from ..base import AD_ERROR, require
+from ..jax_options import JaxOptions
 from .export import EXPORT_PLATFORMS, target_digest, traced
 from .plan import JaxKernel, JaxPlan, spec_name
 
@@ -63,7 +64,7 @@ class JaxBackend:
         """The plan of these functions' kernels; `over` a foreign inner, whose private functions
         (`source`) the second-order kernels differentiate instead of jax's own inner ones."""
         require("jax", self.name, "trace every kernel", "'diffgen[jax]' (jax==0.10.2)")
-        export = inspected.target.jax_export  # the one option of the jax backends
+        export = inspected.target.option(JaxOptions).export  # the one option of the jax backends
         ad = SPELLINGS["jax"]
         composed = compose(functions, self.name, outer, ad, over)
         args = {p.name: p for fn in functions for p in fn.params}
@@ -89,6 +90,7 @@ class JaxBackend:
                 else description(self.name, outer, bool(composed.inner), export)
             ),
             error=AD_ERROR,
+            checks_inside=not over,  # _call checks and dispatches the arguments
             ad=ad,
             backend=self.name,
             outer=outer,
@@ -110,10 +112,6 @@ class JaxBackend:
             for k in plan.kernels
             if export
         )
-        specs = tuple(
-            (spec_name(name), f"_spec({p.shape}, {p.dtype})", f"{name}: {p.spec}")
-            for name, p in args.items()
-        )
         calls = tuple(
             (
                 k.kernel_constant,
@@ -123,34 +121,24 @@ class JaxBackend:
             for k in plan.kernels
             if export
         )
+        make = "_compiled" if over else "_operator"
         compiled = tuple(
-            constant
-            for k in plan.kernels
-            for constant in (
-                (
-                    k.constant,
-                    f"_compiled({k.kernel_constant if export else k.name}, {k.spec_args})",
-                    f"{k.function}, compiled for its specs",
-                ),
-                (
-                    k.traced_constant,
-                    f"jax.jit({k.kernel_constant if export else k.name})",
-                    f"{k.function} for tracers: inside the caller's jax.jit{TRACED_LIMIT[export]}",
-                ),
+            (
+                k.constant,
+                f"{make}({k.kernel_constant if export else k.name}, {k.spec_args})",
+                f"{k.function}, compiled for its specs",
             )
+            for k in plan.kernels
         )
-        return replace(plan, constants=digest + artifacts + specs + calls + compiled)
+        return replace(plan, constants=digest + artifacts + calls + compiled)
 
 
 def kernel(composed: Kernel, fn: FunctionPlan) -> JaxKernel:
-    """The kernel of one operator function, its compiled constant and its argument checks."""
+    """The kernel of one operator function and its compiled constant."""
     return extend(
         JaxKernel,
         composed,
         constant=f"_{fn.name.lstrip('_').upper()}",
-        checks=tuple(
-            f'("{p.name}", {p.name}, "{p.spec}", {p.shape}, {p.dtype})' for p in fn.params
-        ),
         outs=literal(tuple(f"({r.shape}, {r.dtype})" for r in fn.results)),
     )
 
@@ -164,9 +152,8 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
     """The paragraph of the module docstring on how the module computes and compiles."""
     order = f" and, for second order, {outer} over {backend}" if second else ""
     how = (
-        f"Computed by {backend}{order}; each operator is a kernel traced, lowered and compiled"
-        " once at import for the specs (jax.jit(kernel).lower(*specs).compile()), so calling"
-        " it never traces or compiles again."
+        f"Computed by {backend}{order}; each operator's kernel is compiled once at import for"
+        " the specs, and never traced or compiled again."
     )
     if export:
         how += (
@@ -183,14 +170,8 @@ TARGET_COMMENT = (
     " source, also in each artifact's name"
 )
 
-#: The transformations of the caller a module's operators compose with, by --jax-export.
-TRACED_LIMIT = {False: ", vmap or grad", True: " (an artifact has no vmap or grad rule)"}
-
 #: Why jax modules take no `out=`.
-IMMUTABLE = (
-    "jax arrays are immutable: the operators return new arrays and take no out= (numpy and"
-    " torch modules do)."
-)
+IMMUTABLE = "jax arrays are immutable: no operator takes out=."
 
 
 def over_description(outer: str, inner: str) -> str:
@@ -206,26 +187,17 @@ def over_description(outer: str, inner: str) -> str:
 
 #: What every jax module's docstring says about float64.
 X64 = (
-    "x64: the module compiles with jax's x64 mode switched on in that scope only"
-    " (jax.enable_x64, thread-local); it never changes the importing program's jax"
-    " configuration. Float64 results are float64 jax.Arrays whether x64 is on or off; with"
-    " x64 off, numpy float64 arguments go to the compiled operator inside such a scope, so"
-    " they are not truncated to float32 (but jax code of the caller that computes with the"
-    " results while x64 is off does so in float32)."
+    "Float64 results are float64 jax.Arrays whatever jax's x64 mode, which the module never"
+    " changes (diffgen's README: jax, x64)."
 )
 
 #: What a module's docstring says about calls inside the caller's transformations.
 COMPOSES = {
-    False: (
-        "Inside the caller's jax.jit, jax.vmap or jax.grad (tracers as arguments) an operator"
-        " calls its kernel jitted instead of the compiled executable, so it composes with them;"
-        " the tracers must have the specs' shapes and dtypes (float64 needs x64 on there)."
-    ),
+    False: "Tracers (the caller's jax.jit, vmap or grad) go to the kernel jitted, which composes.",
     True: (
-        "Inside the caller's jax.jit (tracers as arguments) an operator calls its artifact"
-        " jitted, so it composes with jit; not with jax.vmap or jax.grad, which fail with"
-        " jax's NotImplementedError or ValueError: a jax.export artifact has no batching rule"
-        " and, as serialized here, no VJP (generate without --jax-export for those)."
+        "Tracers (the caller's jax.jit) go to the artifact jitted, so it composes with jit;"
+        " not with jax.vmap or jax.grad: a jax.export artifact has no batching rule and, as"
+        " serialized here, no VJP."
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The jax backends' plan: kernels with their compiled constants and checks, argument specs."""
+"""The jax backends' plan: kernels with their compiled constants, and the argument specs."""
 
 from __future__ import annotations
 
@@ -10,10 +10,9 @@ from ..ad import ADPlan, Kernel
 
 @dataclass(frozen=True)
 class JaxKernel(Kernel):
-    """A kernel and the compiled operator made from it, with the argument checks of its call."""
+    """A kernel and the compiled operator made from it."""
 
     constant: str = ""  # the compiled operator: "_VALUE_AND_GRADIENT"
-    checks: tuple[str, ...] = ()  # per parameter: (name, value, spec, shape, dtype) for _refuse
     outs: str = "()"  # the results' ((shape, dtype), ...) literal, checked against an artifact
 
     @property
@@ -28,11 +27,6 @@ class JaxKernel(Kernel):
     @property
     def export_constant(self) -> str:
         return f"{self.constant}_EXPORTED"
-
-    @property
-    def traced_constant(self) -> str:
-        """The jitted kernel that tracers (the caller's jit, vmap or grad) go to."""
-        return f"{self.constant}_TRACED"
 
     @property
     def kernel_constant(self) -> str:

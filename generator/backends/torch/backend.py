@@ -21,6 +21,7 @@ from ...model import BackendPlan
 from ...operators import OPERATORS
 from ..ad import SPELLINGS, compose, extend
 from ..base import AD_ERROR, require
+from ..torch_options import TorchOptions
 from .plan import TorchKernel, TorchPlan
 from .trace import printed_graphs, quiet_torch, tried
 
@@ -71,7 +72,8 @@ class TorchBackend:
         target = inspected.target
         how = "trace (or, in eager mode, run) torch.func"
         require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
-        eager, compiled = target.torch_mode == "eager", target.torch_compile  # the options
+        options = target.option(TorchOptions)  # the options of the torch backends
+        eager, compiled = options.mode == "eager", options.compile
         ad = SPELLINGS["torch"]
         composed = compose(functions, self.name, outer, ad, over)
         clash = [name for name in composed.params if name in RESERVED or name.startswith("_")]
