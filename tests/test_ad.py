@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from generator.backends.ad import HELPERS, SPELLINGS, ADPlan, rendered_kernels
+from generator.backends.torch_options import TorchOptions
 from generator.compose import build_plan
 from generator.inspect_target import inspect_target
 from generator.model import Inspected
@@ -67,7 +68,7 @@ def test_jax_and_torch_compose_alike_and_agree(project: Project, inner: str, out
     project.write("logistic.py", LOSS)
     jax_inspected, jax_plan = plan_of(project, f"jax:{inner}", f"jax:{outer}")
     torch_inspected, torch_plan = plan_of(
-        project, f"torch:{inner}", f"torch:{outer}", torch_mode="eager"
+        project, f"torch:{inner}", f"torch:{outer}", options=(TorchOptions(mode="eager"),)
     )
     respelled = [
         tuple((lhs, rhs.replace("jax.vmap", "torch.func.vmap").replace("in_axes", "in_dims"))
