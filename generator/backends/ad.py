@@ -25,6 +25,7 @@ from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..model import BackendPlan
+from ..operators import OPERATORS
 from ..templating import environment
 
 if TYPE_CHECKING:
@@ -225,6 +226,10 @@ def helper_closure(helpers: set[str]) -> tuple[str, ...]:
     return tuple(name for name in HELPERS if name in needed)
 
 
+#: The first-order operator that differentiates each inner quantity once more.
+DIFFERENTIATED = {"derivative": "derivative", "gradient": "jacobian"}
+
+
 def bound(fn: str, params: Sequence[str], aux: bool) -> str:
     """fn as a function of its first parameter alone (fn itself if it has no other); with aux,
     returning (fn(...), ()) as the AD helpers expect of the function they differentiate."""
@@ -249,27 +254,21 @@ def steps(
         return (f"_{op}", f"{ad.vmap}(_{op}_kernel, {ad.axes}=({axes},))({args})"), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return ("_value", f"_f({', '.join(params)})"), None, None
-    if op in ("pushforward", "pullback"):
-        tangent = "dx" if op == "pushforward" else "dy"
-        call = f"_{op}_{mode}({f}, {x}, {tangent})"
+    row = OPERATORS[op]
+    if row.order == 1:  # the helper of the operator itself: f, x and its tangent if any
+        call = f"_{op}_{mode}({', '.join((f, x, *((row.tangent,) if row.tangent else ())))})"
         return (result_targets(names, ("value", op, "")), call), f"{op}_{mode}", None
-    if op in ("derivative", "gradient", "jacobian"):
-        return (
-            (result_targets(names, ("value", op, "")), f"_{op}_{mode}({f}, {x})"),
-            f"{op}_{mode}",
-            None,
-        )
-    quantity = "derivative" if op == "second_derivative" else "gradient"
+    quantity = str(row.inner)  # what the inner computes: the gradient, or the derivative
     inner = bound(f"_inner_{quantity}", params, aux=False)
     if over:  # the foreign inner's functions return one result: pair it with the value (aux)
         args = ", ".join(["_z", *params[1:]])
         aux = f"_inner_value({args})" if "value" in names else "()"
         inner = f"lambda _z: (_inner_{quantity}({args}), {aux})"
-    if op == "hvp":
+    if row.tangent:  # hvp: the outer mode's product of the inner gradient along the tangent
         helper = HVP[outer_mode]
-        call = f"_{helper}({inner}, {x}, dx)"
-        return (result_targets(names, ("gradient", "hvp", "")), call), helper, quantity
-    helper = f"{'derivative' if op == 'second_derivative' else 'jacobian'}_{outer_mode}"
+        call = f"_{helper}({inner}, {x}, {row.tangent})"
+        return (result_targets(names, (quantity, op, "")), call), helper, quantity
+    helper = f"{DIFFERENTIATED[quantity]}_{outer_mode}"
     computed = (quantity, op, "value")
     return (result_targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
 
@@ -346,3 +345,45 @@ def rendered_kernels(
     label = f"<diffgen {plan.ad.framework} kernels>"
     exec(compile(source, label, "exec"), namespace)  # our own templates' code
     return namespace
+
+
+class ADBackend:
+    """What the jax and torch backends share around their own `planned`: the name, the
+    operators, and planning as the first-order backend or as a foreign outer."""
+
+    flavour: str  # "jax" or "torch": also the family's name
+    operators: tuple[str, ...] = tuple(OPERATORS)
+    #: how each mode differentiates, for the summary `diffgen backends` prints
+    how: Mapping[str, str]
+    #: what the module does with the kernels, for the summary
+    runs: str
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.name = f"{self.flavour}:{mode}"
+        self.summary = f"{self.flavour} in {mode} mode: {self.how[mode]}, {self.runs}"
+
+    def plan(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
+    ) -> BackendPlan:
+        return self.planned(inspected, functions, outer)
+
+    def plan_outer(
+        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
+    ) -> BackendPlan:
+        """The second-order kernels over a foreign inner's private functions (sympy's, printed
+        in this framework's array library); the module is the inner's numpy one."""
+        second = tuple(f for f in functions if f.order == 2)
+        return self.planned(inspected, second, self.name, over=inner, source=source)
+
+    def planned(
+        self,
+        inspected: Inspected,
+        functions: tuple[FunctionPlan, ...],
+        outer: str,
+        over: str = "",
+        source: str = "",
+    ) -> BackendPlan:
+        """The framework's plan of these functions, composed with `outer` (over a foreign
+        inner `over` whose private functions' code is `source`)."""
+        raise NotImplementedError

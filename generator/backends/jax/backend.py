@@ -11,10 +11,10 @@ nor diffgen (export.py). jax itself is imported only when a jax target is genera
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ...model import BackendPlan
-from ..ad import SPELLINGS, Kernel, compose, extend
+from ..ad import SPELLINGS, ADBackend, Kernel, compose, extend
 from ..base import AD_ERROR, require
 from ..jax_options import JaxOptions
 from .export import EXPORT_PLATFORMS, target_digest, traced
@@ -24,34 +24,14 @@ if TYPE_CHECKING:
     from ...model import FunctionPlan, Inspected
 
 
-class JaxBackend:
+class JaxBackend(ADBackend):
     """AD by jax in one mode; imports jax and, unless --jax-export, the user's function."""
 
     flavour = "jax"
-    operators: tuple[str, ...] = (
-        "pushforward", "pullback", "derivative", "gradient", "jacobian",
-        "second_derivative", "hvp", "hessian",
-    )  # fmt: skip
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.name = f"jax:{mode}"
-        how = "JVPs (jax.jvp, jacfwd)" if mode == "forward" else "VJPs (jax.vjp, grad, jacrev)"
-        self.summary = f"jax in {mode} mode: {how}, each operator compiled once at import"
-
-    def plan(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
-    ) -> BackendPlan:
-        return self.planned(inspected, functions, outer)
-
-    def plan_outer(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
-    ) -> BackendPlan:
-        """The second-order kernels over a foreign inner's private functions (sympy's, printed
-        as jax code), compiled at import like the others; the module is the inner's numpy one.
-        (--jax-export is refused with a foreign inner by Target: only jax inners export.)"""
-        second = tuple(f for f in functions if f.order == 2)
-        return self.planned(inspected, second, self.name, over=inner, source=source)
+    how = MappingProxyType(
+        {"forward": "JVPs (jax.jvp, jacfwd)", "reverse": "VJPs (jax.vjp, grad, jacrev)"}
+    )
+    runs = "each operator compiled once at import"
 
     def planned(
         self,

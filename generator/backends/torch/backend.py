@@ -14,12 +14,11 @@ user's function and runs torch.func on every call. `--torch-compile` wraps the k
 from __future__ import annotations
 
 from dataclasses import replace
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ...errors import DiffgenError
-from ...model import BackendPlan
-from ...operators import OPERATORS
-from ..ad import SPELLINGS, compose, extend
+from ..ad import SPELLINGS, ADBackend, compose, extend
 from ..base import AD_ERROR, require
 from ..torch_options import TorchOptions
 from .plan import TorchKernel, TorchPlan
@@ -33,31 +32,14 @@ if TYPE_CHECKING:
 RESERVED = frozenset({"torch", "np", "npt"})
 
 
-class TorchBackend:
+class TorchBackend(ADBackend):
     """AD by torch.func in one mode; the module runs the traced graphs, or torch.func itself."""
 
     flavour = "torch"
-    operators: tuple[str, ...] = tuple(OPERATORS)
-
-    def __init__(self, mode: str) -> None:
-        self.mode = mode
-        self.name = f"torch:{mode}"
-        how = "JVPs (torch.func.jvp, jacfwd)" if mode == "forward" else "VJPs (vjp, grad, jacrev)"
-        self.summary = f"torch in {mode} mode: {how}, traced to aten graphs at generation time"
-
-    def plan(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], outer: str
-    ) -> BackendPlan:
-        return self.planned(inspected, functions, outer)
-
-    def plan_outer(
-        self, inspected: Inspected, functions: tuple[FunctionPlan, ...], inner: str, source: str
-    ) -> BackendPlan:
-        """The second-order kernels over a foreign inner's private functions (sympy's, printed
-        as torch code): traced with them into graphs (or run eagerly over them); the module is
-        the inner's numpy one, so arguments become tensors and results numpy arrays."""
-        second = tuple(f for f in functions if f.order == 2)
-        return self.planned(inspected, second, self.name, over=inner, source=source)
+    how = MappingProxyType(
+        {"forward": "JVPs (torch.func.jvp, jacfwd)", "reverse": "VJPs (vjp, grad, jacrev)"}
+    )
+    runs = "traced to aten graphs at generation time"
 
     def planned(
         self,

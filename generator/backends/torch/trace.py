@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DiffgenError
+from ...operators import OPERATORS
 from ..ad import rendered_kernels
 
 if TYPE_CHECKING:
@@ -236,7 +237,7 @@ def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None
 
 
 #: The second-order quantities cross-checked against reverse over reverse at generation time.
-SECOND_ORDER = ("hvp", "hessian", "second_derivative")
+SECOND_ORDER = tuple(name for name, op in OPERATORS.items() if op.order == 2)
 
 
 def reverse_over_reverse(
