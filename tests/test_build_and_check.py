@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from generator import fingerprint, write
+from generator.templating import templates_dir
 from tests.conftest import Project
 
 Run = Callable[..., tuple[int, str, str]]
@@ -155,6 +157,27 @@ def test_check_says_the_generator_changed(
     code, out, _ = diffgen("check")
     assert code == 1
     assert "gen/rosen_fd.py: stale: diffgen (its version, generator or templates) changed" in out
+
+
+def test_check_sees_a_template_edit(diffgen: Run, project: Project, tmp_path: Path) -> None:
+    """A comment added to one template (one the target's backend never renders) makes every
+    generated file stale: the generator digest covers every template."""
+    setup(project)
+    diffgen("build")
+    copy = tmp_path / "templates"
+    shutil.copytree(templates_dir(), copy)
+    edited = copy / "jax.py.jinja"
+    edited.write_text(edited.read_text() + "{# a comment #}\n")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(fingerprint, "templates_dir", lambda: copy)
+            fingerprint.generator_digest.cache_clear()
+            code, out, _ = diffgen("check")
+    finally:
+        fingerprint.generator_digest.cache_clear()
+    assert code == 1
+    assert "gen/rosen_fd.py: stale: diffgen (its version, generator or templates) changed" in out
+    assert diffgen("check")[0] == 0  # the templates as they are: current again
 
 
 def test_an_old_stamp_is_stale_not_edited(diffgen: Run, project: Project) -> None:
