@@ -14,7 +14,8 @@ from array_api_compat import array_namespace
 
 from generator.errors import DiffgenError
 from generator.spec import Spec
-from generator.symbolic.array import SymbolicArray, SymbolicError
+from generator.symbolic.array import SymbolicArray
+from generator.symbolic.dtypes import SymbolicError
 from generator.symbolic.namespace import NAMESPACE, SUPPORTED, UnsupportedError
 from generator.symbolic.trace import Traced, trace
 

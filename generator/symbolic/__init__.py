@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .array import SymbolicArray, SymbolicError
+from .array import SymbolicArray
+from .dtypes import SymbolicError
 from .trace import Traced, trace
 
 __all__ = ["SymbolicArray", "SymbolicError", "Traced", "trace"]

@@ -10,18 +10,15 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .array import (
+from .array import SymbolicArray, as_operand, convert, matrix_transpose
+from .dtypes import (
     FLOAT64,
     DType,
     Exprs,
-    SymbolicArray,
     SymbolicError,
     arithmetic,
     as_dtype,
-    as_operand,
     broadcast_shape,
-    convert,
-    matrix_transpose,
     to_expr,
     wrap,
 )

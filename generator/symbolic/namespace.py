@@ -19,27 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
-from .array import (
-    BOOL,
-    FLOAT64,
-    OTHER_BACKENDS,
-    DType,
-    Exprs,
-    Rule,
-    SymbolicArray,
-    SymbolicError,
-    arithmetic,
-    as_dtype,
-    as_operand,
-    comparison,
-    division,
-    elementwise,
-    floating,
-    logical,
-    matmul,
-    to_expr,
-    wrap,
-)
+from .array import OTHER_BACKENDS, SymbolicArray, as_operand, elementwise, matmul
 from .creation import (
     arange,
     asarray,
@@ -62,6 +42,22 @@ from .creation import (
     stack,
     transpose_matrix,
     zeros,
+)
+from .dtypes import (
+    BOOL,
+    FLOAT64,
+    DType,
+    Exprs,
+    Rule,
+    SymbolicError,
+    arithmetic,
+    as_dtype,
+    comparison,
+    division,
+    floating,
+    logical,
+    to_expr,
+    wrap,
 )
 
 

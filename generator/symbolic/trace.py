@@ -14,7 +14,8 @@ import sympy
 
 from ..spec import DTYPES, Dtype, Spec
 from . import namespace  # noqa: F401  (registers the namespace of SymbolicArray)
-from .array import FLOAT64, OTHER_BACKENDS, DType, Exprs, SymbolicArray, SymbolicError, operand
+from .array import OTHER_BACKENDS, SymbolicArray, operand
+from .dtypes import FLOAT64, DType, Exprs, SymbolicError
 
 
 @dataclass(frozen=True, eq=False)
