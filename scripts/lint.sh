@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lint, format and type checks, the hooks of .pre-commit-config.yaml: ruff, black --check, and
-# mypy --strict over generator/ and generated/. scripts/test.sh runs it before pytest.
+# mypy --strict over generator/ and generated/. scripts/test.sh runs it beside pytest.
 # Usage: scripts/lint.sh [BIN]   (BIN: the folder holding the tools; default .venv/bin)
 set -euo pipefail
 cd "$(dirname "$0")/.."
