@@ -124,7 +124,7 @@ def test_sympy_under_torch_is_numpy_in_and_out_and_traced() -> None:
 
 def test_sympy_under_jax_calls_the_printed_inner() -> None:
     text = (REPO / "generated/rosen_jax_forward_over_sympy.py").read_text()
-    assert "def _inner_gradient(\n    x: jax.Array | npt.NDArray[np.float64]," in text
+    assert "def _inner_gradient(x: jax.Array | npt.NDArray[np.float64]) -> jax.Array:" in text
     assert "jax.numpy.stack" in text and "import examples" not in text
 
 

@@ -176,7 +176,7 @@ def test_every_operator_runs_on_cuda_with_the_cpu_values(path: Path) -> None:
 def test_arguments_are_converted_shared_and_checked() -> None:
     strided = np.linspace(0.1, 1.9, 20)[::2]  # not contiguous, and read-only below
     x = strided.copy()
-    shared = ROSEN._checked("x", x, "float64[10]", (10,), torch.float64)
+    shared = ROSEN._checked(ROSEN._SPEC_x, x)
     assert shared.data_ptr() == x.ctypes.data  # torch.as_tensor: no copy
     expected = ROSEN.gradient(torch.as_tensor(x))
     strided.flags.writeable = False
