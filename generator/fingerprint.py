@@ -21,9 +21,9 @@ from .target import Target, split_reference
 from .templating import templates_dir
 from .version import __version__
 
-#: Modules of the generator that never run while a module is generated (the command line, the
-#: benchmarks, the freshness check): editing them leaves every generated file current.
-NOT_GENERATING = ("__main__.py", "cli.py", "stale.py", "measure/")
+#: Modules of the generator that never run while a module is generated (the command line and the
+#: API over it, the benchmarks, the freshness check): editing them leaves every file current.
+NOT_GENERATING = ("__main__.py", "cli.py", "api.py", "stale.py", "measure/")
 #: How deep `from other import f` re-exports are followed to the module that defines f.
 MAX_REEXPORTS = 4
 
