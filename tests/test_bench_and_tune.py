@@ -14,8 +14,8 @@ from generator.backends.finitediff import FiniteDiff
 from generator.backends.jax.backend import JaxBackend
 from generator.backends.sympy_backend import Sympy
 from generator.measure import bench as bench_module
-from generator.measure.bench import Candidate, Measured, bench, table
 from generator.measure import tune as tune_module
+from generator.measure.bench import Candidate, Measured, bench, table
 from generator.measure.tune import Tuned, tune, winner
 from generator.target import Target
 from tests.conftest import Project
