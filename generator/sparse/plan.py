@@ -137,10 +137,15 @@ def matrix(inspected: Inspected, quantity: str, can: Sequence[str], backend: str
     else:
         coloring = _jacobian_coloring(pattern, can, options(inspected).mode, backend)
         gather = coloring.flat_indices()
+    cost = coloring.describe()
+    if backend == "finitediff":  # differences, not AD products: say what they cost
+        c, n = coloring.ncolors, pattern.shape[1]
+        what = "calls of f" if quantity == "jacobian" else "inner gradients"
+        cost += f" (differences: {2 * c} {what} instead of {2 * n})"
     return SparseMatrix(
         quantity, pattern.shape, pattern.rows, pattern.cols, pattern.indptr, source,
         coloring.mode, coloring.ncolors, coloring.colors, _index(gather), lower,
-        pattern.describe(), coloring.describe(),
+        pattern.describe(), cost,
     )  # fmt: skip
 
 
