@@ -23,6 +23,7 @@ TIERS = {
     "test_sympy_backend.py": "backend",
     "test_finitediff_robust.py": "backend",
     "test_build_and_check.py": "e2e",
+    "test_sparse_modules.py": "e2e",  # generates sparse numpy modules and runs their tests
     "test_api.py": "e2e",  # generates and builds through the Python API
     "test_bench_and_tune.py": "e2e",
     "test_inputs.py": "e2e",  # generates a numpy, a jax and a torch module, then calls them
