@@ -65,8 +65,10 @@ def brusselator_row(n: int, folder: Path) -> str:
 
 
 def main(sizes: list[int]) -> None:
-    print("| finitediff sparse Jacobian | colors | diffgen ms | scipy ms | scipy prepared ms"
-          " | speedup vs prepared | max difference | generation |")
+    print(
+        "| finitediff sparse Jacobian | colors | diffgen ms | scipy ms | scipy prepared ms"
+        " | speedup vs prepared | max difference | generation |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(dir=ROOT / "scratch") as folder:
         for n in sizes:

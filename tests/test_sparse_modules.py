@@ -129,7 +129,7 @@ def test_sparse_rosenbrock_hessians_match_the_dense_ones(problems: Project, diff
         value = np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
         assert type(sparse.value(x)) is np.float64 and np.isclose(sparse.value(x), value)
         assert sparse.DIFFGEN["sparse"]["hessian"]["nnz"] == 178
-        with pytest.raises(ValueError, match="^out: expected a writable scipy.sparse.csr_array"):
+        with pytest.raises(ValueError, match=r"^out: expected a writable scipy\.sparse\.csr_array"):
             sparse.hessian(x, out=scipy.sparse.csr_array(np.eye(60)))
     tests = sorted(str(p) for p in problems.root.glob("test_s_*.py"))
     result = subprocess.run(

@@ -128,7 +128,8 @@ class Sympy:
                 f"rename {clash[0]!r} in {inspected.target.function}",
             )
         dx, dy = (list(symbols[kind].reshape(-1)) for kind in TANGENTS)
-        bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
+        bodies: list[tuple[str, tuple[str, ...]]] = []
+        constants, uses_math, temporaries, batches = {}, False, 0, False
         overflow: set[str] = set()
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
         plain = {f.name for f in functions}
