@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 
+from generator.fingerprint import fingerprint
+from generator.sparse_options import SparseOptions
+from generator.target import Target
 from tests.conftest import Project
 
 PROBLEMS = """
@@ -142,8 +145,14 @@ def test_sparse_rosenbrock_hessians_match_the_dense_ones(problems: Project, diff
 
 def test_brusselator_and_ode_jacobians(problems: Project, diffgen: Run) -> None:
     bru = ["--arg", "y=float64[2,8,8]", "--arg", "a=float64[]", "--arg", "b=float64[]",
-           "--arg", "alpha=float64[]", "--ops", "jacobian", "--sparse", "--no-tests"]  # fmt: skip
+           "--arg", "alpha=float64[]", "--ops", "jacobian", "--sparse"]  # fmt: skip
     out = generate(diffgen, "problems:brusselator", *bru, "--backend", "finitediff", "-o", "bf.py")
+    result = subprocess.run(  # a matrix past 4,000 entries: its reference is its values
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "test_bf.py"],
+        cwd=problems.root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0 and " passed" in result.stdout, result.stdout[-3000:]
+    bru.append("--no-tests")
     assert "sparse jacobian: 128 x 128, 768 nonzeros (4.69% dense)" in out
     generate(diffgen, "problems:brusselator", *bru, "--backend", "sympy", "-o", "bs.py")
     fd, exact = load(problems.root / "bf.py"), load(problems.root / "bs.py")
@@ -182,6 +191,13 @@ def test_a_users_pattern(problems: Project, diffgen: Run) -> None:
     out = generate(diffgen, *args, "--sparsity", "five.npz", "-o", "user.py")
     assert "sparse hessian: 20 x 20, 94 nonzeros (23.5% dense), the user's pattern, read from" \
            " five.npz; star coloring, 5 HVPs instead of 20" in out  # fmt: skip
+    target = Target(problems.ref("rosen").replace(problems.module, "problems"),
+                    options=(SparseOptions(pattern="five.npz"),))  # fmt: skip
+    before = fingerprint(target, problems.root)
+    scipy.sparse.save_npz(problems.root / "five.npz", scipy.sparse.csr_array(np.eye(n)))
+    assert fingerprint(target, problems.root).function != before.function  # the file counts
+    scipy.sparse.save_npz(problems.root / "five.npz", scipy.sparse.csr_array(pentadiagonal))
+    assert fingerprint(target, problems.root) == before
     module = load(problems.root / "user.py")
     x = np.linspace(-1.0, 1.0, n)
     hessian = module.hessian(x).toarray()
