@@ -206,7 +206,7 @@ def masked_plan(
         for op in ops
         for name, quantities in op.functions
     )
-    matrices = sparse_matrices(inspected, ops, pair)
+    matrices = sparse_matrices(inspected, ops, pair, flavour)
     if matrices:
         functions = sparse_functions(functions, matrices, inspected, (x, *constants), flavour)
     functions += batch_functions(inspected, ops, x, constants, flavour)
@@ -257,7 +257,7 @@ def masked_plan(
 
 
 def sparse_matrices(
-    inspected: Inspected, ops: tuple[Operator, ...], pair: Pair
+    inspected: Inspected, ops: tuple[Operator, ...], pair: Pair, flavour: Flavour
 ) -> tuple[SparseMatrix, ...]:
     """With --sparse: the sparse Jacobian and Hessian, each detected, and colored for the
     backend that evaluates it (the inner for a Jacobian, the outer for a Hessian)."""
@@ -265,6 +265,9 @@ def sparse_matrices(
         return ()
     names = [op.name for op in ops]
     sparse.refuse_no_matrix(inspected, names)
+    if not flavour.sparse:  # the module's array library has no sparse result type yet
+        q = next(q for q in sparse.MATRICES if q in names)
+        raise sparse.cannot_color(inspected, q, f"{pair.inner} (a {flavour.name} module)")
     evaluator = {"jacobian": pair.inner, "hessian": pair.outer}
     return tuple(
         sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q])
