@@ -265,15 +265,16 @@ def sparse_matrices(
         return ()
     names = [op.name for op in ops]
     sparse.refuse_no_matrix(inspected, names)
-    if not flavour.sparse:  # the module's array library has no sparse result type yet
-        q = next(q for q in sparse.MATRICES if q in names)
-        raise sparse.cannot_color(inspected, q, f"{pair.inner} (a {flavour.name} module)")
     evaluator = {"jacobian": pair.inner, "hessian": pair.outer}
-    return tuple(
+    matrices = tuple(
         sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q])
         for q in sparse.MATRICES
         if q in names
     )
+    if not flavour.sparse:  # the module's array library has no sparse result type yet
+        q = matrices[0].quantity
+        raise sparse.cannot_color(inspected, q, f"{pair.inner} (a {flavour.name} module)")
+    return matrices
 
 
 def sparse_functions(
