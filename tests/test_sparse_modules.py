@@ -243,3 +243,17 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert message.format(root=problems.root.resolve()) in err, err
     assert "why: " in err and "fix: " in err
     assert problems.files() == before
+
+
+def test_a_users_size_gets_exact_references(problems: Project, diffgen: Run) -> None:
+    """At n = 1,000 the dense Hessian has 10**6 entries, past the exact references' limit; a
+    sparse module's references evaluate only its 2,998 structural nonzeros."""
+    generate(diffgen, "problems:rosen", "--arg", "x=float64[1000]", "--ops", "gradient,hessian",
+             "--backend", "finitediff", "--sparse", "-o", "big.py")  # fmt: skip
+    text = " ".join((problems.root / "test_big.py").read_text().split())
+    assert "exact SymPy derivatives evaluated with mpmath at 50 digits" in text
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "test_big.py"],
+        cwd=problems.root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0 and "16 passed" in result.stdout, result.stdout[-3000:]
