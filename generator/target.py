@@ -71,6 +71,9 @@ class Target:
     options: tuple[BackendOptions, ...] = ()
     batch: int = 0  # B > 0: also pushforward_batch, pullback_batch, hvp_batch for B tangents
     domain: tuple[float, float] | None = None  # where points are drawn (None: DEFAULT_DOMAIN)
+    #: The operators take the active argument first, then its tangent, then the constants
+    #: (the order of diffgen 0.1.0) instead of the function's own argument order.
+    wrt_first: bool = False
 
     def __post_init__(self) -> None:
         self._check_options()
@@ -80,6 +83,12 @@ class Target:
                 "it is the number of tangents the *_batch operators take at once, fixed at"
                 " generation time like every other shape",
                 "pass a positive integer, e.g. --batch 8 (batch = 8), or leave it out",
+            )
+        if not isinstance(self.wrt_first, bool):
+            raise DiffgenError(
+                f"wrt_first {self.wrt_first!r} is not true or false",
+                "it says whether the operators take the active argument first",
+                "write wrt_first = true, or leave it out for the function's own order",
             )
         self._check_ops()
         _unique(self.args, "--arg")
@@ -165,7 +174,7 @@ class Target:
         fields.update(CANONICAL_DEFAULTS)
         for options in self.options:  # only those that differ from their defaults
             fields.update(options.canonical())
-        for name, default in (("batch", 0), ("domain", None)):
+        for name, default in (("batch", 0), ("domain", None), ("wrt_first", False)):
             if fields[name] == default:  # so that targets without them keep their fingerprints
                 del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))
