@@ -78,8 +78,8 @@ def expected(s: Scenario, quantity: str, dx: np.ndarray, dy: np.ndarray, y: np.n
 def check(s: Scenario, backend: str, outer: str) -> int:
     """Generate the scenario with one candidate and check every operator; return the count."""
     ops = ("all",)
-    target = Target(f"tests.scenarios.functions:{s.function or s.name}", args=s.args, ops=ops, wrt="x",
-                    backend=backend, outer=outer, tests=False, batch=BATCH)  # fmt: skip
+    target = Target(f"tests.scenarios.functions:{s.function or s.name}", args=s.args, ops=ops,
+                    wrt="x", backend=backend, outer=outer, tests=False, batch=BATCH)  # fmt: skip
     (file,) = generate(target, REPO)
     folder = Path(tempfile.mkdtemp(prefix="diffgen-scenario-"))
     path = folder / f"{s.name}_{backend.replace(':', '_')}_{outer.replace(':', '_')}.py"
