@@ -84,6 +84,7 @@ class Target:
                 " generation time like every other shape",
                 "pass a positive integer, e.g. --batch 8 (batch = 8), or leave it out",
             )
+        self._check_wrt()
         if not isinstance(self.wrt_first, bool):
             raise DiffgenError(
                 f"wrt_first {self.wrt_first!r} is not true or false",
@@ -101,6 +102,30 @@ class Target:
                     f"pass --dim {name}=N with a positive whole number N",
                 )
         self._check_domain()
+
+    def _check_wrt(self) -> None:
+        """Refuse several active arguments (`--wrt w,b`, `wrt = ["w", "b"]`) with the way
+        round it: one module differentiates one array argument."""
+        wrt: object = self.wrt
+        names = wrt.split(",") if isinstance(wrt, str) else wrt
+        if isinstance(names, list | tuple) and len(names) > 1:
+            given = ",".join(map(str, names))
+            raise DiffgenError(
+                f"--wrt {given} names {len(names)} active arguments",
+                "a module differentiates one array argument: several active arguments (a tuple"
+                " of gradients in wrt order, blocks of the Jacobian and Hessian) are not"
+                " implemented yet",
+                f"differentiate one of them (--wrt {names[0]}), or, for derivatives in all of"
+                " them at once, pass them as one array argument that the function splits",
+            )
+        if isinstance(names, list | tuple):  # wrt = ["w"]: one name in a list
+            object.__setattr__(self, "wrt", names[0] if names else None)
+        if self.wrt is not None and not isinstance(self.wrt, str):
+            raise DiffgenError(
+                f"wrt {self.wrt!r} is not a parameter name",
+                "wrt names the active argument",
+                'write wrt = "x" (--wrt x)',
+            )
 
     def _check_ops(self) -> None:
         if not self.ops:

@@ -77,7 +77,7 @@ def test_each_family_declares_its_flags_and_keys() -> None:
             {"wrong": 1},
             f"{WHERE}: unknown keys wrong",
             "the keys are args, backend, batch, dims, domain, function, jax_export, ops, outer,"
-            " output, tests, torch_compile, torch_mode, wrt",
+            " output, tests, torch_compile, torch_mode, wrt, wrt_first",
             "fix them",
         ),
     ],

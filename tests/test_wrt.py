@@ -153,3 +153,39 @@ def test_a_non_boolean_wrt_first_is_refused() -> None:
     with pytest.raises(DiffgenError) as raised:
         Target("m:f", wrt_first="yes")  # type: ignore[arg-type]
     assert raised.value.what == "wrt_first 'yes' is not true or false"
+
+
+def test_several_active_arguments_are_refused_with_the_way_round(
+    diffgen: Callable[..., tuple[int, str, str]], project: Project
+) -> None:
+    """`--wrt w,b` (and `wrt = ["w", "b"]`) exit 2 with what, why and what to do; nothing is
+    written."""
+    project.write("logistic.py", LOSS)
+    before = project.files()
+    code, out, err = diffgen("generate", "logistic:loss", "--arg", "w=float64[20]", "--arg",
+                             "b=float64[]", "--arg", "X=float64[200,20]", "--arg",
+                             "y=float64[200]", "--wrt", "w,b", "--ops", "gradient",
+                             "--backend", "jax:reverse")  # fmt: skip
+    assert (code, out) == (2, "")
+    assert "--wrt w,b names 2 active arguments" in err
+    assert "not implemented yet" in err and "differentiate one of them (--wrt w)" in err
+    assert project.files() == before
+    entry = (
+        '[[tool.diffgen.targets]]\nfunction = "logistic:loss"\nwrt = ["w", "b"]\n'
+        'args = { w = "float64[20]", b = "float64[]", X = "float64[200,20]", y = "float64[200]" }\n'
+    )
+    project.write("pyproject.toml", entry)
+    code, out, err = diffgen("build")
+    assert (code, out) == (2, "")
+    assert "--wrt w,b names 2 active arguments" in err
+    assert not (project.root / "generated").exists()
+
+
+LOSS = """
+from array_api_compat import array_namespace
+
+
+def loss(w, b, X, y):
+    xp = array_namespace(w, b, X, y)
+    return xp.mean(xp.log(1.0 + xp.exp(-y * (X @ w + b))))
+"""
