@@ -101,7 +101,7 @@ def target_from_table(table: object, where: str) -> Target:
     optional: dict[str, str | None] = {}
     for key in ("wrt", "outer", "output"):
         value = table.get(key)
-        if key == "wrt" and isinstance(value, list):  # several: Target refuses them, saying why
+        if key == "wrt" and isinstance(value, list) and value:  # Target refuses several, saying why
             value = ",".join(map(str, value))
         if value is not None and not isinstance(value, str):
             raise _bad(where, f"{key} must be a string", f"found {value!r}", "fix the entry")
