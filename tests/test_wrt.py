@@ -189,3 +189,24 @@ def loss(w, b, X, y):
     xp = array_namespace(w, b, X, y)
     return xp.mean(xp.log(1.0 + xp.exp(-y * (X @ w + b))))
 """
+
+
+def test_bench_calls_modules_and_baselines_each_in_its_order(project: Project) -> None:
+    """`diffgen bench` calls a module in the function's order and the hand-written baselines
+    (jax.grad, torch.func, which take x first) with the function's arguments in place."""
+    from generator.inspect_target import inspect_target
+    from generator.measure.baselines import active_first, arguments
+    from generator.measure.bench import in_signature_order
+
+    project.write(f"odes_{project.module}.py", ODE)
+    target = Target(f"odes_{project.module}:robertson", args=(("t", "float64[]"),
+                    ("y", "float64[3]")), wrt="y", ops=("pushforward",))  # fmt: skip
+    inspected = inspect_target(target, project.root)
+    y, dx, t = arguments(inspected, "pushforward")
+    assert [np.shape(a) for a in (y, dx, t)] == [(3,), (3,), ()]
+    ordered = in_signature_order(inspected, "pushforward")
+    for got, want in zip(ordered, (t, y, dx), strict=True):  # the same seeded draws
+        np.testing.assert_array_equal(got, want)
+        assert np.shape(got) == np.shape(want)
+    moved = active_first(inspected)
+    np.testing.assert_array_equal(moved(y, t), inspected.function(t, y))
