@@ -60,6 +60,7 @@ class JaxBackend(ADBackend):
         plan = JaxPlan(
             template="jax.py.jinja",
             stdlib=(("collections.abc", "Callable"), ("threading", "Lock"), ("typing", "Any"))
+            + ((("operator", "attrgetter"),) if not over else ())
             + ((("base64", "b64decode"),) if export else ())
             + ((("typing", "cast"),) if composed.casts and not export else ()),
             imports=imports,
