@@ -350,6 +350,7 @@ def test_exported_module_imports_neither_the_function_nor_diffgen(tmp_path: Path
         "jax",
         "numpy",
         "numpy.typing",
+        "operator",
         "threading",
         "types",
         "typing",

@@ -163,8 +163,8 @@ def over_description(outer: str, inner: str) -> str:
         f"Second order: {outer} over {inner}. The private _inner_* functions are the {inner}"
         f" derivatives printed as jax code; {outer} differentiates them in kernels traced,"
         " lowered and compiled once for the specs on each operator's first call, in jax's x64"
-        " mode in that scope only (thread-local). Their results are returned as numpy arrays, like the"
-        " first-order operators'."
+        " mode in that scope only (thread-local). Their results are returned as numpy arrays,"
+        " like the first-order operators'."
     )
 
 
