@@ -23,6 +23,7 @@ import sys
 import time
 from collections.abc import Callable
 
+import bench_adbench
 import bench_jax
 import bench_sympy
 import bench_torch
@@ -51,6 +52,7 @@ TITLES = {
     "sympy": "sympy backend",
     "jax": "jax backends (every operator and value variant)",
     "torch": "torch backends",
+    "adbench": "ADBench-style objectives, jax backends (import, first call, per call)",
 }
 
 
@@ -71,6 +73,7 @@ SECTIONS: dict[str, Callable[[], Section]] = {
     "sympy": bench_sympy.section,
     "jax": bench_jax.section,
     "torch": bench_torch.section,
+    "adbench": bench_adbench.section,
 }
 
 

@@ -1,8 +1,9 @@
 """The jax backends `jax:forward` (JVP-based) and `jax:reverse` (VJP-based).
 
 Each operator function of a module gets a kernel composed by the AD algebra (backends/ad.py,
-templates/ad.py.jinja) in jax's spellings. The module compiles each kernel once at import
-(`jax.jit(kernel).lower(*specs).compile()`) with jax's x64 mode on in that scope only. With
+templates/ad.py.jinja) in jax's spellings. The module compiles each kernel once, on the
+operator's first call (`jax.jit(kernel).lower(*specs).compile()`, under a lock), with jax's x64
+mode on in that scope only: importing a module traces and compiles nothing. With
 `--jax-export` the kernels are traced here instead, exported (`jax.export`, lowered for cpu and
 cuda) and embedded as serialized artifacts, so that the module imports neither the user's module
 nor diffgen (export.py). jax itself is imported only when a jax target is generated.
@@ -31,7 +32,7 @@ class JaxBackend(ADBackend):
     how = MappingProxyType(
         {"forward": "JVPs (jax.jvp, jacfwd)", "reverse": "VJPs (jax.vjp, grad, jacrev)"}
     )
-    runs = "each operator compiled once at import"
+    runs = "each operator compiled once, on its first call"
 
     def planned(
         self,
@@ -58,7 +59,8 @@ class JaxBackend(ADBackend):
             imports = ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
         plan = JaxPlan(
             template="jax.py.jinja",
-            stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
+            stdlib=(("collections.abc", "Callable"), ("threading", "Lock"), ("typing", "Any"))
+            + ((("operator", "attrgetter"),) if not over else ())
             + ((("base64", "b64decode"),) if export else ())
             + ((("typing", "cast"),) if composed.casts and not export else ()),
             imports=imports,
@@ -106,7 +108,7 @@ class JaxBackend(ADBackend):
             (
                 k.constant,
                 f"{make}({k.kernel_constant if export else k.name}, {k.spec_args})",
-                f"{k.function}, compiled for its specs",
+                f"{k.function}, compiled for its specs on its first call",
             )
             for k in plan.kernels
         )
@@ -132,8 +134,9 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
     """The paragraph of the module docstring on how the module computes and compiles."""
     order = f" and, for second order, {outer} over {backend}" if second else ""
     how = (
-        f"Computed by {backend}{order}; each operator's kernel is compiled once at import for"
-        " the specs, and never traced or compiled again."
+        f"Computed by {backend}{order}; each operator's kernel is compiled once for the specs,"
+        " on the operator's first call (under a lock: threads calling together compile it"
+        " once), and never traced or compiled again; importing the module compiles nothing."
     )
     if export:
         how += (
@@ -159,9 +162,9 @@ def over_description(outer: str, inner: str) -> str:
     return (
         f"Second order: {outer} over {inner}. The private _inner_* functions are the {inner}"
         f" derivatives printed as jax code; {outer} differentiates them in kernels traced,"
-        " lowered and compiled once at import for the specs, in jax's x64 mode in that scope"
-        " only (thread-local). Their results are returned as numpy arrays, like the"
-        " first-order operators'."
+        " lowered and compiled once for the specs on each operator's first call, in jax's x64"
+        " mode in that scope only (thread-local). Their results are returned as numpy arrays,"
+        " like the first-order operators'."
     )
 
 
