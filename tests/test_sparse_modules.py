@@ -170,7 +170,7 @@ def test_brusselator_and_ode_jacobians(problems: Project, diffgen: Run) -> None:
     assert "sparse jacobian: 30 x 30, 88 nonzeros" in generate(diffgen, "problems:rhs", *ode)
     module = load(problems.root / "ode.py")
     yv = rng.uniform(0.1, 0.9, 30).astype(np.float32)
-    jac = module.jacobian(yv, np.float64(0.5))
+    jac = module.jacobian(np.float64(0.5), yv)
     assert jac.dtype == np.float32 and jac.nnz == 88
     expected = np.diag(-6.0 * yv.astype(np.float64) * np.exp(-0.5))
     band = 0.04 - 1.0e4 * yv[1:].astype(np.float64)
