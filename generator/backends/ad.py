@@ -48,6 +48,7 @@ class Spelling:
     jacrev: str
     vmap: str
     axes: str  # vmap's keyword for the mapped axes: "in_axes"
+    out_axes: str  # vmap's keyword for the axes of the results: "out_axes"
     ones_like: str
     zeros_like: str
     size: str  # an array's number of elements, after `.`: "size" or "numel()"
@@ -57,6 +58,11 @@ class Spelling:
     def dtype(self, dtype: str) -> str:
         """A dtype as generated code spells it: "np.float64", "torch.float32"."""
         return f"{self.dtypes}.{dtype}"
+
+    def on(self, constant: str, x: str) -> str:
+        """A module constant (a seed matrix, gather indices) where x is: jax closes over numpy
+        constants in the traced kernel; a torch constant moves to x's device (a no-op there)."""
+        return constant if self.framework == "jax" else f"{constant}.to({x}.device)"
 
 
 SPELLINGS: Mapping[str, Spelling] = {
@@ -73,6 +79,7 @@ SPELLINGS: Mapping[str, Spelling] = {
         jacrev="jax.jacrev",
         vmap="jax.vmap",
         axes="in_axes",
+        out_axes="out_axes",
         ones_like="jnp.ones_like",
         zeros_like="jnp.zeros_like",
         size="size",
@@ -92,6 +99,7 @@ SPELLINGS: Mapping[str, Spelling] = {
         jacrev="torch.func.jacrev",
         vmap="torch.func.vmap",
         axes="in_dims",
+        out_axes="out_dims",
         ones_like="torch.ones_like",
         zeros_like="torch.zeros_like",
         size="numel()",
@@ -113,12 +121,21 @@ HELPERS: dict[str, tuple[str, ...]] = {
     "derivative_reverse": ("jacobian_reverse",),
     "gradient_forward": ("jacobian_forward",),
     "gradient_reverse": (),
+    "sparse_forward": (),
+    "sparse_reverse": (),
 }
 
 #: The helpers that call typing's `cast`, and those that call the framework's array module
 #: (`jnp.zeros_like`, ...): a module imports each only where one of its helpers calls it.
 CASTS = frozenset(
-    {"pushforward_forward", "pushforward_reverse", "pullback_forward", "pullback_reverse"}
+    {
+        "pushforward_forward",
+        "pushforward_reverse",
+        "pullback_forward",
+        "pullback_reverse",
+        "sparse_forward",
+        "sparse_reverse",
+    }
 )
 ARRAYS = frozenset({"pushforward_reverse", "pullback_forward", "derivative_forward"})
 
@@ -135,6 +152,34 @@ class Inner:
     quantity: str  # "gradient" or "derivative"
     backend: str  # the inner backend: "torch:reverse"
     call: str  # the inner mode's helper: "_gradient_reverse(lambda _z: (_f(_z, A), ()), x)"
+
+
+@dataclass(frozen=True)
+class Compressed:
+    """How a sparse matrix operator's kernel evaluates: one product per color of the pattern's
+    coloring, vmapped over a seed matrix, then one gather into the nonzeros in the pattern's
+    order (`values = products.reshape(-1)[flat]`, coloring.py's flat_indices)."""
+
+    mode: str  # "forward" (JVPs, or an outer's HVPs by JVP) or "reverse" (VJPs)
+    seeds: str  # the module constant of the seed matrix: one row per color, (ncolors, n or m)
+    flat: str  # the module constant of the gather indices into the stacked products
+
+    @property
+    def helper(self) -> str:
+        return f"sparse_{self.mode}"
+
+    def call(self, fn: str, x: str) -> str:
+        return f"_{self.helper}({fn}, {x}, {self.seeds}, {self.flat})"
+
+
+#: The matrix an operator's kernel computes, for those that a sparse module compresses: the
+#: matrix operators and their `_values` forms (the nonzeros alone).
+MATRICES = {"jacobian": "jacobian", "hessian": "hessian"}
+
+
+def matrix_of(operator: str) -> str | None:
+    """`jacobian` for jacobian and jacobian_values; None for an operator with no matrix."""
+    return MATRICES.get(operator.removesuffix("_values"))
 
 
 @dataclass(frozen=True)
@@ -240,21 +285,33 @@ def bound(fn: str, params: Sequence[str], aux: bool) -> str:
 
 
 def steps(
-    fn: FunctionPlan, mode: str, outer_mode: str, params: Sequence[str], ad: Spelling, over: str
+    fn: FunctionPlan,
+    mode: str,
+    outer_mode: str,
+    params: Sequence[str],
+    ad: Spelling,
+    over: str,
+    compressed: Mapping[str, Compressed] | None = None,
 ) -> tuple[tuple[str, str], str | None, str | None]:
     """A kernel's composition: its one assignment, the helper it calls, the inner it needs.
 
     Over a foreign inner (`over`), second order differentiates its private `_inner_*` functions,
-    with the value as aux where the value variant returns it."""
+    with the value as aux where the value variant returns it. A matrix in `compressed` (by
+    name: jacobian, hessian) is computed from its colored products: the nonzeros alone."""
     names = [r.name for r in fn.results]
     x, op = params[0], fn.operator
+    matrix = matrix_of(op)
+    sparse = (compressed or {}).get(matrix) if matrix else None
     f = bound("_f", params, aux=True)
     if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
         axes, args = vmapped(fn)
         return (f"_{op}", f"{ad.vmap}(_{op}_kernel, {ad.axes}=({axes},))({args})"), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return ("_value", f"_f({', '.join(params)})"), None, None
-    row = OPERATORS[op]
+    row = OPERATORS[str(matrix) if sparse else op]
+    if sparse and row.order == 1:  # the colored JVPs or VJPs of f, gathered
+        computed = ("value", _matrix_result(names, "jacobian"), "")
+        return (result_targets(names, computed), sparse.call(f, x)), sparse.helper, None
     if row.order == 1:  # the helper of the operator itself: f, x and its tangent if any
         call = f"_{op}_{mode}({', '.join((f, x, *((row.tangent,) if row.tangent else ())))})"
         return (result_targets(names, ("value", op, "")), call), f"{op}_{mode}", None
@@ -268,9 +325,17 @@ def steps(
         helper = HVP[outer_mode]
         call = f"_{helper}({inner}, {x}, {row.tangent})"
         return (result_targets(names, (quantity, op, "")), call), helper, quantity
+    if sparse:  # the outer's colored HVPs of the inner gradient, gathered
+        computed = (quantity, _matrix_result(names, "hessian"), "value")
+        return (result_targets(names, computed), sparse.call(inner, x)), sparse.helper, quantity
     helper = f"{DIFFERENTIATED[quantity]}_{outer_mode}"
     computed = (quantity, op, "value")
     return (result_targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
+
+
+def _matrix_result(names: Sequence[str], matrix: str) -> str:
+    """The result that holds a compressed matrix's nonzeros: `hessian`, or `hessian_values`."""
+    return next((n for n in names if matrix_of(n) == matrix), matrix)
 
 
 @dataclass(frozen=True)
@@ -294,18 +359,25 @@ class Composition:
 
 
 def compose(
-    functions: tuple[FunctionPlan, ...], backend: str, outer: str, ad: Spelling, over: str
+    functions: tuple[FunctionPlan, ...],
+    backend: str,
+    outer: str,
+    ad: Spelling,
+    over: str,
+    compressed: Mapping[str, Compressed] | None = None,
 ) -> Composition:
     """The kernels of these functions by `backend` ("jax:forward"), with `outer` the outer
     backend of second order; `over` a foreign inner, whose private `_inner_*` functions the
-    second-order kernels differentiate instead of the backend's own inner ones."""
+    second-order kernels differentiate instead of the backend's own inner ones; `compressed`
+    the sparse matrices (jacobian, hessian), computed as their nonzeros from colored products."""
     mode, outer_mode = backend.partition(":")[2], outer.partition(":")[2]
     x = functions[0].params[0]
     constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
     params = tuple(p.name for p in (x, *constants))
     kernels, helpers, inner = [], set(), {}
     for fn in functions:
-        step, helper, quantity = steps(fn, mode, outer_mode, params, ad, over)
+        step, helper, quantity = steps(fn, mode, outer_mode, params, ad, over, compressed)
+        sparse = bool(compressed) and matrix_of(fn.operator) in (compressed or {})
         helpers |= {helper} if helper else set()
         if quantity is not None and not over:
             call = f"_{quantity}_{mode}({bound('_f', params, aux=True)}, {x.name})"
@@ -320,7 +392,9 @@ def compose(
                 name=f"_{fn.name.lstrip('_')}_kernel",
                 params=tuple(p.name for p in fn.params),
                 array=ad.array,
-                annotation=annotation(len(fn.results), ad.array) if over else fn.returns,
+                annotation=(
+                    annotation(len(fn.results), ad.array) if over or sparse else fn.returns
+                ),
                 steps=(step,),
                 cast=", ".join(f"_{r.name}.{ad.to}({ad.dtype(r.spec.dtype)})" for r in fn.results),
                 docstring=ad.kernel_doc.format(function=fn.name),
