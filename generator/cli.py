@@ -106,8 +106,10 @@ def parser() -> argparse.ArgumentParser:
             gen.add_argument(
                 option.flag, choices=option.choices, default=option.default, help=option.help
             )
-        else:
+        elif isinstance(option.default, bool):
             gen.add_argument(option.flag, action="store_true", help=option.help)
+        else:  # a free string: a path
+            gen.add_argument(option.flag, default=option.default, metavar="PATH", help=option.help)
     gen.add_argument(
         "--batch",
         type=int,
