@@ -112,6 +112,8 @@ FLAVOURS: dict[str, Flavour] = {
             "import numpy.typing as npt",
             "from collections.abc import Iterator",
         ),
+        sparse="jax.experimental.sparse.BCOO",
+        sparse_imports=("import jax.experimental.sparse",),
     ),
     "torch": Flavour(
         name="torch",

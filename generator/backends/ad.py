@@ -29,7 +29,7 @@ from ..operators import OPERATORS
 from ..templating import environment
 
 if TYPE_CHECKING:
-    from ..model import FunctionPlan, Inspected
+    from ..model import FunctionPlan, Inspected, SparseMatrix
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,13 @@ class Spelling:
     ones_like: str
     zeros_like: str
     size: str  # an array's number of elements, after `.`: "size" or "numel()"
+    constant: str  # the type of a module constant the kernels read: "npt.NDArray[Any]"
+    #: --sparse: a color's 0/1 seeds from `_<prefix>_COLORS`, as a module constant's literal
+    seeds: str
+    gather_constant: str  # the gather the kernels index the products with: "_{prefix}_GATHER"
+    gather: str  # the literal of that constant, "" where it is the module's own (jax: numpy)
+    lower_constant: str  # where the lower triangle's entries are among a Hessian's nonzeros
+    lower: str  # the literal of that constant, "" where it is the module's own
     value_doc: str  # the docstring of _f, with {spec}
     kernel_doc: str  # the docstring of a kernel, with {function}
 
@@ -83,6 +90,13 @@ SPELLINGS: Mapping[str, Spelling] = {
         ones_like="jnp.ones_like",
         zeros_like="jnp.zeros_like",
         size="size",
+        constant="npt.NDArray[Any] | jax.Array",
+        seeds="np.broadcast_to(np.equal.outer(np.arange({ncolors}), _{prefix}_COLORS).astype("
+        "{dtype}), ({ncolors}, {size}))",
+        gather_constant="_{prefix}_GATHER",
+        gather="",
+        lower_constant="_{prefix}_LOWER",
+        lower="",
         value_doc="The user's function at traced arguments, as a {spec} array.",
         kernel_doc="The kernel of {function}, traced and compiled once.",
     ),
@@ -103,6 +117,12 @@ SPELLINGS: Mapping[str, Spelling] = {
         ones_like="torch.ones_like",
         zeros_like="torch.zeros_like",
         size="numel()",
+        constant="torch.Tensor",
+        seeds="torch.tensor(np.equal.outer(np.arange({ncolors}), _{prefix}_COLORS), dtype={dtype})",
+        gather_constant="_{prefix}_TAKE",
+        gather="torch.tensor(_{prefix}_GATHER, dtype=torch.int64)",
+        lower_constant="_{prefix}_LOWER_TAKE",
+        lower="torch.tensor(_{prefix}_LOWER, dtype=torch.int64)",
         value_doc="The user's function, as a {spec} tensor.",
         kernel_doc="{function}, composed with torch.func.",
     ),
@@ -172,14 +192,53 @@ class Compressed:
         return f"_{self.helper}({fn}, {x}, {self.seeds}, {self.flat})"
 
 
-#: The matrix an operator's kernel computes, for those that a sparse module compresses: the
-#: matrix operators and their `_values` forms (the nonzeros alone).
-MATRICES = {"jacobian": "jacobian", "hessian": "hessian"}
+def compressed(fn: FunctionPlan, outer_mode: str, ad: Spelling) -> Compressed | None:
+    """How the kernel of a function with a sparse matrix result computes it (None for one
+    without): a Jacobian by the JVPs of a column coloring or the VJPs of a row coloring, a
+    Hessian by the outer mode's products of the inner gradient. A `*_values` function of a
+    Hessian gathers the lower triangle alone, in the order of HESSIAN_ROWS and HESSIAN_COLS."""
+    m = next((r.sparse for r in fn.results if r.sparse is not None), None)
+    if m is None:
+        return None
+    jacobian_mode = "forward" if m.mode == "column" else "reverse"
+    mode = outer_mode if m.quantity == "hessian" else jacobian_mode
+    flat = ad.gather_constant.format(prefix=m.prefix)
+    if m.quantity == "hessian" and any(r.values for r in fn.results):
+        flat = f"{flat}[{ad.lower_constant.format(prefix=m.prefix)}]"
+    return Compressed(mode, f"_{m.prefix}_SEEDS", flat)
 
 
-def matrix_of(operator: str) -> str | None:
-    """`jacobian` for jacobian and jacobian_values; None for an operator with no matrix."""
-    return MATRICES.get(operator.removesuffix("_values"))
+def sparse_constants(
+    functions: Sequence[FunctionPlan], ad: Spelling, dtype: str
+) -> tuple[tuple[str, str, str], ...]:
+    """The seed matrices (and, for torch, the gathers as tensors) of the sparse matrices these
+    functions compute, made at import from the module's `_<Q>_COLORS` and `_<Q>_GATHER`."""
+    found: dict[str, tuple[str, str, str]] = {}
+    for fn in functions:
+        for r in fn.results:
+            m = r.sparse
+            if m is None or m.mode == "exact" or f"_{m.prefix}_SEEDS" in found:
+                continue
+            p, size = m.prefix, m.colors.size
+            seeds = ad.seeds.format(prefix=p, ncolors=m.ncolors, size=size, dtype=dtype)
+            found[f"_{p}_SEEDS"] = (
+                f"_{p}_SEEDS",
+                seeds,
+                f"One 0/1 seed per color ({m.cost_text}), a row each",
+            )
+            if ad.gather:
+                found[f"_{p}_TAKE"] = (
+                    ad.gather_constant.format(prefix=p),
+                    ad.gather.format(prefix=p),
+                    "Where each nonzero is in the stacked products, as an index tensor",
+                )
+            if m.quantity == "hessian" and ad.lower:
+                found[f"_{p}_LOWER_TAKE"] = (
+                    ad.lower_constant.format(prefix=p),
+                    ad.lower.format(prefix=p),
+                    "Where each lower-triangle nonzero is among the nonzeros",
+                )
+    return tuple(found.values())
 
 
 @dataclass(frozen=True)
@@ -234,6 +293,10 @@ class ADPlan(BackendPlan):
     kernels: tuple[Kernel, ...] = ()
     over: str = ""  # as the outer of a foreign inner backend: its name ("sympy")
     source: str = ""  # then: the code of the inner's private functions, which the kernels call
+    #: --sparse: the matrices the kernels compute sparsely, and the constants made for them
+    #: (seeds, index tensors: name, literal, comment), which the kernels read
+    matrices: tuple[SparseMatrix, ...] = ()
+    sparse: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def signature(self) -> str:
@@ -291,26 +354,24 @@ def steps(
     params: Sequence[str],
     ad: Spelling,
     over: str,
-    compressed: Mapping[str, Compressed] | None = None,
+    sparse: Compressed | None = None,
 ) -> tuple[tuple[str, str], str | None, str | None]:
     """A kernel's composition: its one assignment, the helper it calls, the inner it needs.
 
     Over a foreign inner (`over`), second order differentiates its private `_inner_*` functions,
-    with the value as aux where the value variant returns it. A matrix in `compressed` (by
-    name: jacobian, hessian) is computed from its colored products: the nonzeros alone."""
+    with the value as aux where the value variant returns it. A sparse matrix (`sparse`) is
+    computed from its colored products: its nonzeros alone."""
     names = [r.name for r in fn.results]
     x, op = params[0], fn.operator
-    matrix = matrix_of(op)
-    sparse = (compressed or {}).get(matrix) if matrix else None
     f = bound("_f", params, aux=True)
     if fn.batch:  # the operator's own kernel, vectorized over the tangents: one pass
         axes, args = vmapped(fn)
         return (f"_{op}", f"{ad.vmap}(_{op}_kernel, {ad.axes}=({axes},))({args})"), None, None
     if op == "value":  # a private inner value, for a foreign outer's value variants
         return ("_value", f"_f({', '.join(params)})"), None, None
-    row = OPERATORS[str(matrix) if sparse else op]
+    row = OPERATORS[op]
     if sparse and row.order == 1:  # the colored JVPs or VJPs of f, gathered
-        computed = ("value", _matrix_result(names, "jacobian"), "")
+        computed = ("value", "jacobian", "")
         return (result_targets(names, computed), sparse.call(f, x)), sparse.helper, None
     if row.order == 1:  # the helper of the operator itself: f, x and its tangent if any
         call = f"_{op}_{mode}({', '.join((f, x, *((row.tangent,) if row.tangent else ())))})"
@@ -326,16 +387,11 @@ def steps(
         call = f"_{helper}({inner}, {x}, {row.tangent})"
         return (result_targets(names, (quantity, op, "")), call), helper, quantity
     if sparse:  # the outer's colored HVPs of the inner gradient, gathered
-        computed = (quantity, _matrix_result(names, "hessian"), "value")
+        computed = (quantity, "hessian", "value")
         return (result_targets(names, computed), sparse.call(inner, x)), sparse.helper, quantity
     helper = f"{DIFFERENTIATED[quantity]}_{outer_mode}"
     computed = (quantity, op, "value")
     return (result_targets(names, computed), f"_{helper}({inner}, {x})"), helper, quantity
-
-
-def _matrix_result(names: Sequence[str], matrix: str) -> str:
-    """The result that holds a compressed matrix's nonzeros: `hessian`, or `hessian_values`."""
-    return next((n for n in names if matrix_of(n) == matrix), matrix)
 
 
 @dataclass(frozen=True)
@@ -364,20 +420,19 @@ def compose(
     outer: str,
     ad: Spelling,
     over: str,
-    compressed: Mapping[str, Compressed] | None = None,
 ) -> Composition:
     """The kernels of these functions by `backend` ("jax:forward"), with `outer` the outer
     backend of second order; `over` a foreign inner, whose private `_inner_*` functions the
-    second-order kernels differentiate instead of the backend's own inner ones; `compressed`
-    the sparse matrices (jacobian, hessian), computed as their nonzeros from colored products."""
+    second-order kernels differentiate instead of the backend's own inner ones. A function with
+    a sparse matrix result computes its nonzeros from colored products (`compressed`)."""
     mode, outer_mode = backend.partition(":")[2], outer.partition(":")[2]
     x = functions[0].params[0]
     constants = tuple(p for p in functions[0].params[1:] if p.name not in ("dx", "dy"))
     params = tuple(p.name for p in (x, *constants))
     kernels, helpers, inner = [], set(), {}
     for fn in functions:
-        step, helper, quantity = steps(fn, mode, outer_mode, params, ad, over, compressed)
-        sparse = bool(compressed) and matrix_of(fn.operator) in (compressed or {})
+        sparse = compressed(fn, outer_mode, ad)
+        step, helper, quantity = steps(fn, mode, outer_mode, params, ad, over, sparse)
         helpers |= {helper} if helper else set()
         if quantity is not None and not over:
             call = f"_{quantity}_{mode}({bound('_f', params, aux=True)}, {x.name})"
@@ -406,6 +461,32 @@ def compose(
         inner=tuple(inner[q] for q in sorted(inner)),
         params=params,
     )
+
+
+def matrices(functions: Sequence[FunctionPlan]) -> tuple[SparseMatrix, ...]:
+    """The sparse matrices these functions return, each once."""
+    found = {r.sparse.prefix: r.sparse for fn in functions for r in fn.results if r.sparse}
+    return tuple(found.values())
+
+
+def sparse_names(plan: ADPlan) -> dict[str, object]:
+    """The sparse constants the kernels read, as values, to trace or run the kernels at
+    generation time: the module's colors, gathers and lower triangle, then `constants` (the
+    seeds, ...) evaluated from their literals as the module will at import."""
+    import numpy as np
+
+    names: dict[str, object] = {"np": np}
+    for m in plan.matrices:
+        names[f"_{m.prefix}_COLORS"] = m.colors.astype(np.int32)
+        names[f"_{m.prefix}_GATHER"] = m.gather.astype(np.int32)
+        names[f"_{m.prefix}_LOWER"] = m.lower.astype(np.int32)
+    if plan.ad.framework == "torch" and plan.sparse:
+        import torch
+
+        names["torch"] = torch
+    for name, literal, _ in plan.sparse:
+        names[name] = eval(literal, names)  # our own literals, of our own constants
+    return names
 
 
 def rendered_kernels(
