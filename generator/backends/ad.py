@@ -203,9 +203,14 @@ def compressed(fn: FunctionPlan, outer_mode: str, ad: Spelling) -> Compressed | 
     jacobian_mode = "forward" if m.mode == "column" else "reverse"
     mode = outer_mode if m.quantity == "hessian" else jacobian_mode
     flat = ad.gather_constant.format(prefix=m.prefix)
-    if m.quantity == "hessian" and any(r.values for r in fn.results):
+    if m.quantity == "hessian" and sparse_values(fn):
         flat = f"{flat}[{ad.lower_constant.format(prefix=m.prefix)}]"
     return Compressed(mode, f"_{m.prefix}_SEEDS", flat)
+
+
+def sparse_values(fn: FunctionPlan) -> bool:
+    """Whether fn is a `*_values` function of a sparse matrix (--sparse)."""
+    return any(r.values for r in fn.results)
 
 
 def sparse_constants(
@@ -441,8 +446,8 @@ def compose(
         kernels.append(
             Kernel(
                 function=fn.name,
-                # an operator is traced with its variant, a batch on its own
-                operator=fn.name if fn.batch else fn.operator,
+                # an operator is traced with its variant, a batch or `*_values` on its own
+                operator=fn.name if fn.batch or sparse_values(fn) else fn.operator,
                 results=tuple(r.name for r in fn.results),
                 name=f"_{fn.name.lstrip('_')}_kernel",
                 params=tuple(p.name for p in fn.params),
