@@ -64,6 +64,16 @@ def module(project: Project, function: str, name: str, **fields: Any) -> ModuleT
     return load(project.root / Path(path))
 
 
+def as_numpy(matrix: Any) -> np.ndarray[Any, Any]:
+    """A BCOO result as a dense numpy array, as a numpy program reads it with x64 off (jax's own
+    todense would compute in float32): through scipy.sparse, from its data and indices."""
+    import scipy.sparse
+
+    rows, cols = np.asarray(matrix.indices).T
+    coo = scipy.sparse.coo_array((np.asarray(matrix.data), (rows, cols)), shape=matrix.shape)
+    return np.asarray(coo.toarray())
+
+
 def rosenbrock_hessian(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
     """The dense Hessian of the chained Rosenbrock function, by hand (tridiagonal)."""
     n = x.size
@@ -92,14 +102,14 @@ def test_jax_rosenbrock_hessian_at_n_1000_from_numpy(project: Project) -> None:
     hessian = m.hessian(x)
     assert type(hessian) is jax.experimental.sparse.BCOO
     assert hessian.dtype == np.float64 and hessian.shape == (n, n) and hessian.nse == 3 * n - 2
-    np.testing.assert_allclose(np.asarray(hessian.todense()), rosenbrock_hessian(x),
+    np.testing.assert_allclose(as_numpy(hessian), rosenbrock_hessian(x),
                                rtol=1e-14, atol=1e-12)  # fmt: skip
     assert m.hessian(x + 1.0).indices is hessian.indices  # the structure is a module constant
     values = m.hessian_values(x)
     assert isinstance(values, jax.Array) and values.dtype == np.float64
     assert m.HESSIAN_ROWS.dtype == np.int32 and np.all(m.HESSIAN_ROWS >= m.HESSIAN_COLS)
     np.testing.assert_array_equal(
-        np.asarray(values), rosenbrock_hessian(x)[m.HESSIAN_ROWS, m.HESSIAN_COLS]
+        np.asarray(values), as_numpy(hessian)[m.HESSIAN_ROWS, m.HESSIAN_COLS]
     )
     value, gradient, again = m.value_gradient_and_hessian(x)
     np.testing.assert_array_equal(np.asarray(again.data), np.asarray(hessian.data))
@@ -126,7 +136,7 @@ def test_jax_brusselator_jacobian_columns_and_rows(project: Project) -> None:
         assert record["mode"] == {"forward": "column", "reverse": "row"}[mode]
         assert record["nnz"] == 6 * 2 * size * size and record["colors"] <= 14
         jacobian = m.jacobian(y, alpha)
-        np.testing.assert_allclose(np.asarray(jacobian.todense()), dense, rtol=1e-14, atol=1e-13)
+        np.testing.assert_allclose(as_numpy(jacobian), dense, rtol=1e-14, atol=1e-13)
         values = np.asarray(m.jacobian_values(y, alpha))
         np.testing.assert_array_equal(values, np.asarray(jacobian.data))
         np.testing.assert_allclose(values, dense[m.JACOBIAN_ROWS, m.JACOBIAN_COLS], atol=1e-13)
@@ -153,7 +163,7 @@ def test_torch_rosenbrock_hessian_at_n_1000(project: Project) -> None:
         m.hessian(x, out=torch.zeros(n, n, dtype=torch.float64))
     lower = m.hessian_values(torch.as_tensor(x))
     np.testing.assert_array_equal(
-        lower.numpy(), rosenbrock_hessian(x)[m.HESSIAN_ROWS, m.HESSIAN_COLS]
+        lower.numpy(), hessian.to_dense().numpy()[m.HESSIAN_ROWS, m.HESSIAN_COLS]
     )
 
 
@@ -181,9 +191,12 @@ def test_every_jax_and_torch_outer_takes_sparse(
     rng = np.random.default_rng(7)
     point = (rng.uniform(-1, 1, n), rng.uniform(-1, 1, n - 2), np.float64(0.5))
     found = sparse.hessian(*point)
-    as_dense = found.toarray() if hasattr(found, "toarray") else found.to_dense()
-    if hasattr(as_dense, "numpy"):
-        as_dense = as_dense.numpy()
+    if hasattr(found, "toarray"):  # numpy modules (over sympy): a scipy.sparse.csr_array
+        as_dense = found.toarray()
+    elif hasattr(found, "to_dense"):  # torch: a sparse CSR tensor
+        as_dense = found.to_dense().numpy()
+    else:  # jax: a BCOO
+        as_dense = as_numpy(found)
     np.testing.assert_allclose(np.asarray(as_dense), np.asarray(dense.hessian(*point)),
                                rtol=1e-12, atol=1e-10)  # fmt: skip
     assert sparse.DIFFGEN["sparse"]["hessian"]["colors"] == 3
