@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -212,7 +213,20 @@ def run_generate(args: argparse.Namespace) -> int:
     )
     for path in paths:
         print(f"wrote {path.relative_to(Path.cwd().resolve())}")
+    for line in sparse_summary(paths[0]):
+        print(line)
     return 0
+
+
+def sparse_summary(module: Path) -> list[str]:
+    """What a sparse module's docstring says of its matrices: pattern, mode, colors, cost."""
+    text = " ".join(module.read_text(encoding="utf-8").split()) if module.is_file() else ""
+    return [
+        f"sparse {quantity}: {found}"
+        for quantity, found in re.findall(
+            r"The (jacobian|hessian) is sparse: (.*?)\. \1 returns", text
+        )
+    ]
 
 
 def progress(line: str) -> None:

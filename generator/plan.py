@@ -307,8 +307,8 @@ def sparse_functions(
             a, b = m.coordinates
             found.append(replace(
                 f, name=f"{m.quantity}_values", results=(values,), returns=values.annotation,
-                docstring=f"Return the nonzeros of the {m.quantity} of {inspected.qualname} in"
-                f" {inspected.active.name}, in the order of {a} and {b}.",
+                docstring=f"Return the {m.quantity}'s nonzeros at ({a}, {b}) of"
+                f" {inspected.qualname} in {inspected.active.name}.",
                 outs=("out",) if f.outs and flavour.writes_out else ("",),
             ))  # fmt: skip
     return tuple(found)

@@ -147,16 +147,28 @@ def expected_key(fn: FunctionPlan, quantity: str) -> str:
     return fn.name if fn.batch or values else quantity
 
 
+def sparse_shapes(plan: ModulePlan) -> dict[str, tuple[int, ...]]:
+    """The literal of a sparse matrix's reference: dense where it is small (the test then also
+    checks it is exactly zero outside the pattern), else its values in the pattern's order
+    (checked against the pattern when the module was generated: `refuse_missed`)."""
+    return {m.quantity: (m.nnz,) for m in plan.sparse if m.shape[0] * m.shape[1] > MAX_LITERALS}
+
+
 def reference_of(
-    key: str, values: dict[str, tuple[FloatArray, FloatArray]], plan: ModulePlan
+    key: str,
+    values: dict[str, tuple[FloatArray, FloatArray]],
+    plan: ModulePlan,
+    shape: tuple[int, ...],
 ) -> tuple[FloatArray, FloatArray]:
     """The reference (and its error) of a result: `hessian_values` is the dense Hessian's
-    reference at the coordinates HESSIAN_ROWS, HESSIAN_COLS."""
+    reference at the coordinates HESSIAN_ROWS, HESSIAN_COLS; a large sparse matrix's its
+    values in the pattern's order."""
     matrices = {f"{m.quantity}_values": m for m in plan.sparse}
+    matrices.update({m.quantity: m for m in plan.sparse if shape != m.shape})
     if key not in matrices:
         return values[key]
     m = matrices[key]
-    keep = m.lower if m.quantity == "hessian" else np.arange(m.nnz)
+    keep = m.lower if key == "hessian_values" else np.arange(m.nnz)
     rows, cols = m.rows[keep], m.cols[keep]
     ref, err = (np.asarray(a) for a in values[m.quantity])
     ref = ref.reshape(m.shape)
@@ -194,6 +206,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     quantities = tuple(dict.fromkeys(r.name for f in plain for r in f.results))
     quantities = tuple(q for q in quantities if q in QUANTITIES)
     shapes = {expected_key(f, r.name): r.spec.shape for f in plan.functions for r in f.results}
+    shapes.update(sparse_shapes(plan))
     used = {p.name for f in plan.functions for p in f.params}
     batch = max((f.batch for f in plan.functions), default=0)
     points = []
@@ -225,7 +238,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
         expected = []
         refuse_missed(plan, values)
         for q in shapes:
-            ref, err = reference_of(q, values, plan)
+            ref, err = reference_of(q, values, plan, shapes[q])
             size = max(scale, float(np.max(np.abs(ref))))
             atol = error.atol(quantity_order(q), eps, size)
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))

@@ -25,6 +25,7 @@ TIERS = {
     "test_sparse_ad.py": "backend",  # jax and torch sparse modules at a user's size
     "test_sparse_ipopt.py": "e2e",  # IPOPT (cyipopt) driven by generated sparse modules
     "test_build_and_check.py": "e2e",
+    "test_sparse_modules.py": "e2e",  # generates sparse numpy modules and runs their tests
     "test_api.py": "e2e",  # generates and builds through the Python API
     "test_bench_and_tune.py": "e2e",
     "test_inputs.py": "e2e",  # generates a numpy, a jax and a torch module, then calls them

@@ -128,11 +128,17 @@ class Sympy:
                 f"rename {clash[0]!r} in {inspected.target.function}",
             )
         dx, dy = (list(symbols[kind].reshape(-1)) for kind in TANGENTS)
-        bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
+        bodies: list[tuple[str, tuple[str, ...]]] = []
+        constants, uses_math, temporaries, batches = {}, False, 0, False
         overflow: set[str] = set()
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
+        plain = {f.name for f in functions}
         for f in functions:
             dialect = DIALECT[f.flavour]
+            if f.results[0].values and f.operator in plain:  # the plain operator's nonzeros
+                args = ", ".join(p.name for p in f.params)
+                bodies.append((f.name, (f"_{f.operator} = {f.operator}({args}).data",)))
+                continue
             results = [
                 (
                     Result(r.name, (r.sparse.nnz,), r.dtype, False, entries=nonzeros(d, r.sparse))
