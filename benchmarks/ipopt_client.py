@@ -20,7 +20,7 @@ from types import ModuleType
 import numpy as np
 from common import ROOT, heading, markdown, write_module
 
-from examples.ipopt_driver import DenseProblem, SparseProblem, Solved, luksan_vlcek_start, solve
+from examples.ipopt_driver import DenseProblem, Solved, SparseProblem, luksan_vlcek_start, solve
 from generator.api import target
 from generator.measure.loader import load
 

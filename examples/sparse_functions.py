@@ -33,9 +33,7 @@ def _shifted(u: Any, shift: int, axis: int) -> Any:
 
 def _laplacian(u: Any) -> Any:
     """The 5-point periodic Laplacian of an N x N grid function, in grid units."""
-    return (
-        _shifted(u, 1, 0) + _shifted(u, -1, 0) + _shifted(u, 1, 1) + _shifted(u, -1, 1) - 4.0 * u
-    )
+    return _shifted(u, 1, 0) + _shifted(u, -1, 0) + _shifted(u, 1, 1) + _shifted(u, -1, 1) - 4.0 * u
 
 
 def brusselator(y: Any, alpha: Any) -> Any:

@@ -36,7 +36,8 @@ def _shift(u, axis, up):
 
 
 def laplacian(u):
-    return _shift(u, 0, True) + _shift(u, 0, False) + _shift(u, 1, True) + _shift(u, 1, False) - 4.0 * u
+    around = _shift(u, 0, True) + _shift(u, 0, False) + _shift(u, 1, True) + _shift(u, 1, False)
+    return around - 4.0 * u
 
 
 def brusselator(y, alpha):
@@ -95,7 +96,8 @@ def test_jax_rosenbrock_hessian_at_n_1000_from_numpy(project: Project) -> None:
     assert not jax.config.jax_enable_x64  # jax's default: what a numpy program runs with
     n = 1000
     m = module(project, "rosenbrock", "rosen_jax", args={"x": f"float64[{n}]"},
-               ops="gradient,hessian", backend="jax:reverse", outer="jax:forward", sparse=True)  # fmt: skip
+               ops="gradient,hessian", backend="jax:reverse", outer="jax:forward",
+               sparse=True)  # fmt: skip
     assert m.DIFFGEN["sparse"]["hessian"]["colors"] == 3
     assert m.DIFFGEN["sparse"]["hessian"]["nnz"] == 3 * n - 2
     x = np.linspace(-1.5, 1.5, n)
@@ -111,7 +113,7 @@ def test_jax_rosenbrock_hessian_at_n_1000_from_numpy(project: Project) -> None:
     np.testing.assert_array_equal(
         np.asarray(values), as_numpy(hessian)[m.HESSIAN_ROWS, m.HESSIAN_COLS]
     )
-    value, gradient, again = m.value_gradient_and_hessian(x)
+    value, _, again = m.value_gradient_and_hessian(x)
     np.testing.assert_array_equal(np.asarray(again.data), np.asarray(hessian.data))
     assert float(m.value(x)) == float(value)
 
@@ -149,7 +151,8 @@ def test_torch_rosenbrock_hessian_at_n_1000(project: Project) -> None:
 
     n = 1000
     m = module(project, "rosenbrock", "rosen_torch", args={"x": f"float64[{n}]"},
-               ops="hessian", backend="torch:reverse", outer="torch:forward", sparse=True)  # fmt: skip
+               ops="hessian", backend="torch:reverse", outer="torch:forward",
+               sparse=True)  # fmt: skip
     x = np.linspace(-1.5, 1.5, n)
     hessian = m.hessian(x)
     assert hessian.layout == torch.sparse_csr and hessian.dtype == torch.float64

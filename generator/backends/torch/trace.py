@@ -161,8 +161,8 @@ def printed_graphs(
     from . import graph as torch_graph
     from . import printer
 
-    names = sparse_names(plan)
-    functions = rendered_kernels(KERNELS, plan, inspected, names)
+    given = sparse_names(plan)  # the sparse seeds and gathers, module constants
+    functions = rendered_kernels(KERNELS, plan, inspected, given)
     try:
         if not plan.over:  # a foreign inner's printed code has no control flow
             torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
@@ -187,8 +187,8 @@ def printed_graphs(
             computed = results(whole(*arguments))
             cross_check(plan, inspected, functions, k, computed, arguments)
             traced[k.operator] = (whole, k.results, computed, arguments)
-    known = {name: names[name] for name, _, _ in plan.sparse}
-    constants = printer.Constants(known)  # type: ignore[arg-type]
+    known = {name: given[name] for name, _, _ in plan.sparse}
+    constants = printer.Constants(known)  # type: ignore[arg-type]  # tensors, by our literals
     kernels = []
     for k in plan.kernels:
         whole, names, computed, arguments = traced[k.operator]
