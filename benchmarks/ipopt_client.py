@@ -24,7 +24,7 @@ from examples.ipopt_driver import DenseProblem, Solved, SparseProblem, luksan_vl
 from generator.api import target
 from generator.measure.loader import load
 
-SIZES = (1_000, 10_000)
+SIZES = (1_000,)
 DENSE_LIMIT = 1_000  # a dense Hessian of n = 10^4 is 5 * 10^7 lower-triangle entries per call
 
 
