@@ -102,6 +102,12 @@ def parser() -> argparse.ArgumentParser:
         " --backend generated/<func>_<outer>_over_<backend>.py)",
     )
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
+    gen.add_argument(
+        "--wrt-first",
+        action="store_true",
+        help="operators take the active argument first, then its tangent, then the constants"
+        " (the order of diffgen 0.1.0) instead of the function's own argument order",
+    )
     for option in (option for family in OPTIONS for option in family.declared()):
         if option.choices:
             gen.add_argument(
@@ -208,6 +214,7 @@ def run_generate(args: argparse.Namespace) -> int:
         options=options_from(vars(args), "the command line"),
         batch=args.batch,
         domain=args.domain,
+        wrt_first=args.wrt_first,
         root=Path.cwd(),
         force=args.force,
     )

@@ -12,7 +12,7 @@ import numpy as np
 from .errors import DiffgenError
 from .flavour import Flavour
 from .imports import import_block
-from .operators import QUANTITIES, TANGENT_PARAMETERS
+from .operators import OPERATORS, QUANTITIES, TANGENT_PARAMETERS
 from .spec import Spec
 from .target import DEFAULT_DOMAIN, Target
 
@@ -303,6 +303,20 @@ class FunctionPlan:
     flavour: str = "numpy"  # the array library of its parameters and results
     outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
     batch: int = 0  # B > 0: `<operator>_batch`, the operator for B tangents stacked on axis 0
+    #: The public signature as positions in `params`: the function's own argument order, the
+    #: tangent right after the active argument (plan.public_order); () keeps `params`' order.
+    positions: tuple[int, ...] = ()
+
+    @property
+    def signature(self) -> tuple[ArrayPlan, ...]:
+        """The parameters in the order callers pass them (`params` is the backends' order)."""
+        return tuple(self.params[i] for i in self.positions) if self.positions else self.params
+
+    @property
+    def tangent(self) -> str:
+        """The name of the tangent (or batch of tangents) parameter, "" for none."""
+        op = OPERATORS.get(self.operator)
+        return self.params[1].name if op is not None and op.tangent else ""
 
     @property
     def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:

@@ -114,9 +114,39 @@ def function_plan(
         ("out" if len(results) == 1 else f"out_{r.name}") if w else ""
         for r, w in zip(results, writable, strict=True)
     )
+    order = public_order(inspected, len(params) - 1 - len(inspected.constants)) if public else ()
     return FunctionPlan(
-        name, operator, params, results, returns, docstring, public, flavour.name, outs, batch
+        name,
+        operator,
+        params,
+        results,
+        returns,
+        docstring,
+        public,
+        flavour.name,
+        outs,
+        batch,
+        order,
     )
+
+
+def public_order(inspected: Inspected, tangents: int) -> tuple[int, ...]:
+    """The public signature as positions in a function's params (x, its tangents, then the
+    constants): the function's own argument order, each tangent right after the active argument
+    (DI's `pushforward(x, tx, contexts...)` when x comes first, `jacobian(t, y)` for a solver's
+    `f(t, y)`). () where that is params' own order, or where the target asks for the active
+    argument first (`--wrt-first`)."""
+    if inspected.target.wrt_first:
+        return ()
+    order: list[int] = []
+    constant = 1 + tangents
+    for arg in inspected.args:
+        if arg.active:
+            order += range(1 + tangents)
+        else:
+            order.append(constant)
+            constant += 1
+    return () if order == sorted(order) else tuple(order)
 
 
 def batched(spec: Spec, batch: int) -> Spec:
@@ -136,10 +166,23 @@ def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...]
     return (
         f"Derivatives of {inspected.target.function}({signature}) -> {inspected.output}.\n\n"
         f"Differentiated in {inspected.active.name}; constants: {constants}.\n"
+        f"{argument_order(inspected)}"
         f"Backend: {inspected.target.backend}{pair}.\n"
         f"Operators: {', '.join(op.name for op in ops)}, each with its value variant.\n\n"
         f"{how}"
     )
+
+
+def argument_order(inspected: Inspected) -> str:
+    """A line on the operators' argument order where the active argument is not the first
+    parameter ("" where it is: the order is then the same either way)."""
+    if inspected.args[0].active:
+        return ""
+    x = inspected.active.name
+    if inspected.target.wrt_first:
+        return f"Arguments: {x} first, then its tangent, then the constants (--wrt-first).\n"
+    names = ", ".join(arg.name for arg in inspected.args)
+    return f"Arguments in the function's order ({names}), each tangent right after {x}.\n"
 
 
 def public_parameters(masked: ModulePlan, names: Names) -> tuple[str, ...]:
@@ -206,7 +249,7 @@ def masked_plan(
         for op in ops
         for name, quantities in op.functions
     )
-    matrices = sparse_matrices(inspected, ops, pair)
+    matrices = sparse_matrices(inspected, ops, pair, flavour)
     if matrices:
         functions = sparse_functions(functions, matrices, inspected, (x, *constants), flavour)
     functions += batch_functions(inspected, ops, x, constants, flavour)
@@ -224,6 +267,7 @@ def masked_plan(
         ("operators", repr(tuple(op.name for op in ops))),
         *((("batch", repr(target.batch)),) if target.batch else ()),
         *((("sparse", sparse.record(matrices)),) if matrices else ()),
+        *((("wrt_first", "True"),) if target.wrt_first else ()),
         ("version", repr(__version__)),
         ("fingerprint", repr(fingerprint)),
     )
@@ -257,7 +301,7 @@ def masked_plan(
 
 
 def sparse_matrices(
-    inspected: Inspected, ops: tuple[Operator, ...], pair: Pair
+    inspected: Inspected, ops: tuple[Operator, ...], pair: Pair, flavour: Flavour
 ) -> tuple[SparseMatrix, ...]:
     """With --sparse: the sparse Jacobian and Hessian, each detected, and colored for the
     backend that evaluates it (the inner for a Jacobian, the outer for a Hessian)."""
@@ -266,11 +310,15 @@ def sparse_matrices(
     names = [op.name for op in ops]
     sparse.refuse_no_matrix(inspected, names)
     evaluator = {"jacobian": pair.inner, "hessian": pair.outer}
-    return tuple(
+    matrices = tuple(
         sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q])
         for q in sparse.MATRICES
         if q in names
     )
+    if not flavour.sparse:  # the module's array library has no sparse result type yet
+        q = matrices[0].quantity
+        raise sparse.cannot_color(inspected, q, f"{pair.inner} (a {flavour.name} module)")
+    return matrices
 
 
 def sparse_functions(

@@ -75,9 +75,13 @@ class TestPlan:
     wrong_inputs: tuple[WrongInput, ...]
     packed: bool = False  # the literals are laid out by diffgen, between `# fmt: off` and `on`
 
-    @property
-    def constant_args(self) -> str:
-        return "".join(f', c["{c.name}"]' for c in self.module.constants)
+    def call(self, operator: str, tangent: str = "") -> str:
+        """The arguments of a call of `operator` in its signature's order: each from the case
+        `c`, the tangent as the expression `tangent`."""
+        fn = next(f for f in self.module.functions if f.name == operator)
+        return ", ".join(
+            tangent if p.name == fn.tangent else f'c["{p.name}"]' for p in fn.signature
+        )
 
     @property
     def test_imports(self) -> tuple[str, ...]:
@@ -328,7 +332,7 @@ def wrong_inputs(plan: ModulePlan) -> tuple[WrongInput, ...]:
                 if p.name == x.name
                 else f'CASES[0]["{p.name}"]'
             )
-            for p in fn.params
+            for p in fn.signature
         ]
         message = re.escape(f"{x.name}: expected {x.spec}, got {given}")
         calls.append(WrongInput(fn.name, ", ".join(args), repr(message)))

@@ -96,7 +96,8 @@ def test_sparse_options_enter_the_digest_and_a_path_implies_sparse() -> None:
             {"wrong": 1},
             f"{WHERE}: unknown keys wrong",
             "the keys are args, backend, batch, dims, domain, function, jax_export, ops, outer,"
-            " output, sparse, sparse_mode, sparsity, tests, torch_compile, torch_mode, wrt",
+            " output, sparse, sparse_mode, sparsity, tests, torch_compile, torch_mode, wrt,"
+            " wrt_first",
             "fix them",
         ),
     ],

@@ -15,6 +15,9 @@ import numpy as np
 import pytest
 import scipy.sparse
 
+from generator.fingerprint import fingerprint
+from generator.sparse_options import SparseOptions
+from generator.target import Target
 from tests.conftest import Project
 
 PROBLEMS = """
@@ -142,8 +145,14 @@ def test_sparse_rosenbrock_hessians_match_the_dense_ones(problems: Project, diff
 
 def test_brusselator_and_ode_jacobians(problems: Project, diffgen: Run) -> None:
     bru = ["--arg", "y=float64[2,8,8]", "--arg", "a=float64[]", "--arg", "b=float64[]",
-           "--arg", "alpha=float64[]", "--ops", "jacobian", "--sparse", "--no-tests"]  # fmt: skip
+           "--arg", "alpha=float64[]", "--ops", "jacobian", "--sparse"]  # fmt: skip
     out = generate(diffgen, "problems:brusselator", *bru, "--backend", "finitediff", "-o", "bf.py")
+    result = subprocess.run(  # a matrix past 4,000 entries: its reference is its values
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "test_bf.py"],
+        cwd=problems.root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0 and " passed" in result.stdout, result.stdout[-3000:]
+    bru.append("--no-tests")
     assert "sparse jacobian: 128 x 128, 768 nonzeros (4.69% dense)" in out
     generate(diffgen, "problems:brusselator", *bru, "--backend", "sympy", "-o", "bs.py")
     fd, exact = load(problems.root / "bf.py"), load(problems.root / "bs.py")
@@ -182,6 +191,13 @@ def test_a_users_pattern(problems: Project, diffgen: Run) -> None:
     out = generate(diffgen, *args, "--sparsity", "five.npz", "-o", "user.py")
     assert "sparse hessian: 20 x 20, 94 nonzeros (23.5% dense), the user's pattern, read from" \
            " five.npz; star coloring, 5 HVPs instead of 20" in out  # fmt: skip
+    target = Target(problems.ref("rosen").replace(problems.module, "problems"),
+                    options=(SparseOptions(pattern="five.npz"),))  # fmt: skip
+    before = fingerprint(target, problems.root)
+    scipy.sparse.save_npz(problems.root / "five.npz", scipy.sparse.csr_array(np.eye(n)))
+    assert fingerprint(target, problems.root).function != before.function  # the file counts
+    scipy.sparse.save_npz(problems.root / "five.npz", scipy.sparse.csr_array(pentadiagonal))
+    assert fingerprint(target, problems.root) == before
     module = load(problems.root / "user.py")
     x = np.linspace(-1.0, 1.0, n)
     hessian = module.hessian(x).toarray()
@@ -209,6 +225,9 @@ def test_a_users_pattern(problems: Project, diffgen: Run) -> None:
           "sympy", "--sparse"], "--sparse has nothing to do for gradient, hvp"),
         (["problems:rosen", "--arg", "x=float64[8]", "--ops", "hessian", "--backend",
           "jax:reverse", "--sparse"], "--backend jax:reverse cannot evaluate a sparse hessian"),
+        (["problems:rosen", "--arg", "x=float64[8]", "--ops", "hessian", "--backend",
+          "jax:reverse", "--outer", "finitediff", "--sparse"],
+         "--backend jax:reverse (a jax module) cannot evaluate a sparse hessian"),
         (["problems:rhs", "--arg", "t=float64[]", "--arg", "y=float64[8]", "--wrt", "y",
           "--ops", "jacobian", "--backend", "finitediff", "--sparse", "--sparse-mode",
           "reverse"], "--sparse-mode reverse is not possible with --backend finitediff"),
@@ -224,3 +243,17 @@ def test_bad_input_exits_2_and_writes_nothing(
     assert message.format(root=problems.root.resolve()) in err, err
     assert "why: " in err and "fix: " in err
     assert problems.files() == before
+
+
+def test_a_users_size_gets_exact_references(problems: Project, diffgen: Run) -> None:
+    """At n = 1,000 the dense Hessian has 10**6 entries, past the exact references' limit; a
+    sparse module's references evaluate only its 2,998 structural nonzeros."""
+    generate(diffgen, "problems:rosen", "--arg", "x=float64[1000]", "--ops", "gradient,hessian",
+             "--backend", "finitediff", "--sparse", "-o", "big.py")  # fmt: skip
+    text = " ".join((problems.root / "test_big.py").read_text().split())
+    assert "exact SymPy derivatives evaluated with mpmath at 50 digits" in text
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "test_big.py"],
+        cwd=problems.root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0 and "16 passed" in result.stdout, result.stdout[-3000:]

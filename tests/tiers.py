@@ -35,6 +35,7 @@ TIERS = {
     "test_references.py": "e2e",  # references of user-sized functions, the sympy budget
     "test_state.py": "e2e",
     "test_user_project.py": "e2e",
+    "test_wrt.py": "e2e",  # every backend and pair with the active argument after a constant
     "test_wheel.py": "e2e",
     "test_golden.py": "golden",
     "test_scenarios.py": "scenarios",

@@ -180,6 +180,7 @@ def describe(matrices: Sequence[SparseMatrix], flavour_type: str) -> str:
             + (" (the lower triangle)" if m.quantity == "hessian" else "")
             + "."
         )
+    parts.append("value returns f(x) alone, so that a solver's callbacks need only this module.")
     return " ".join(parts)
 
 
