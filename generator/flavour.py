@@ -112,6 +112,8 @@ FLAVOURS: dict[str, Flavour] = {
             "import numpy.typing as npt",
             "from collections.abc import Iterator",
         ),
+        sparse="jax.experimental.sparse.BCOO",
+        sparse_imports=("import jax.experimental.sparse",),
     ),
     "torch": Flavour(
         name="torch",
@@ -125,5 +127,7 @@ FLAVOURS: dict[str, Flavour] = {
         imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
         stdlib=(("typing", "NamedTuple"),),
         test_imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
+        sparse="torch.Tensor",  # a sparse CSR tensor (layout torch.sparse_csr)
+        sparse_imports=("import warnings",),
     ),
 }

@@ -181,6 +181,9 @@ class BackendPlan:
     results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
     checks_inside: bool = False  # the body checks the public arguments itself (jax's _call)
     calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
+    #: the body leaves each `*_values` result (--sparse) already in the order of the ROWS/COLS
+    #: constants (jax and torch gather the Hessian's lower triangle in their kernels)
+    gathers_values: bool = False
 
 
 Ints = np.ndarray[tuple[int], np.dtype[np.int64]]

@@ -22,6 +22,8 @@ TIERS = {
     "test_torch_backend.py": "backend",
     "test_sympy_backend.py": "backend",
     "test_finitediff_robust.py": "backend",
+    "test_sparse_ad.py": "backend",  # jax and torch sparse modules at a user's size
+    "test_sparse_ipopt.py": "e2e",  # IPOPT (cyipopt) driven by generated sparse modules
     "test_build_and_check.py": "e2e",
     "test_sparse_modules.py": "e2e",  # generates sparse numpy modules and runs their tests
     "test_api.py": "e2e",  # generates and builds through the Python API
@@ -50,6 +52,8 @@ FAMILIES_OF_FILE = {
     "test_symbolic.py": ("sympy",),
     "test_emit.py": ("sympy",),
     "test_finitediff_robust.py": ("finitediff",),
+    "test_sparse_ad.py": ("jax", "torch"),
+    "test_sparse_ipopt.py": ("jax",),
     "test_sparse_pattern.py": ("sympy", "jax"),  # the symbolic and the jaxpr (asdex) routes
 }
 FAMILIES = ("finitediff", "sympy", "jax", "torch")

@@ -44,6 +44,9 @@ class Entry:
 
 
 _ALL = tuple(OPERATORS)
+#: The colorings the jax and torch backends evaluate: vmapped JVPs, VJPs, or an outer's HVPs.
+_COLORED = ("column", "row", "symmetric")
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in (
@@ -58,10 +61,10 @@ ENTRIES: dict[str, Entry] = {
         ),
         # sympy prints its code for numpy, jax or torch; it differentiates only its own traces
         Entry("sympy", "numpy", _ALL, ("numpy", "jax", "torch"), (), ("exact",)),
-        Entry("jax:forward", "jax", _ALL, ("jax",), ("jax",)),
-        Entry("jax:reverse", "jax", _ALL, ("jax",), ("jax",)),
-        Entry("torch:forward", "torch", _ALL, ("torch",), ("torch",)),
-        Entry("torch:reverse", "torch", _ALL, ("torch",), ("torch",)),
+        Entry("jax:forward", "jax", _ALL, ("jax",), ("jax",), _COLORED),
+        Entry("jax:reverse", "jax", _ALL, ("jax",), ("jax",), _COLORED),
+        Entry("torch:forward", "torch", _ALL, ("torch",), ("torch",), _COLORED),
+        Entry("torch:reverse", "torch", _ALL, ("torch",), ("torch",), _COLORED),
     )
 }
 

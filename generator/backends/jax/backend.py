@@ -15,7 +15,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..ad import SPELLINGS, ADBackend, Kernel, compose, extend
+from ..ad import SPELLINGS, ADBackend, Kernel, compose, extend, matrices, sparse_constants
 from ..base import AD_ERROR, require
 from ..jax_options import JaxOptions
 from .export import EXPORT_PLATFORMS, target_digest, traced
@@ -57,6 +57,7 @@ class JaxBackend(ADBackend):
             imports = ()
         else:
             imports = ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
+        seeds = sparse_constants(functions, ad, ad.dtype(inspected.active.spec.dtype))
         plan = JaxPlan(
             template="jax.py.jinja",
             stdlib=(("collections.abc", "Callable"), ("threading", "Lock"), ("typing", "Any"))
@@ -73,6 +74,7 @@ class JaxBackend(ADBackend):
             ),
             error=AD_ERROR,
             checks_inside=not over,  # _call checks and dispatches the arguments
+            gathers_values=True,  # a Hessian's lower triangle is gathered in the kernel
             ad=ad,
             backend=self.name,
             outer=outer,
@@ -86,6 +88,8 @@ class JaxBackend(ADBackend):
             source=source,
             export=export,
             specs=tuple((spec_name(name), p.spec) for name, p in args.items()),
+            matrices=matrices(functions),
+            sparse=seeds,
         )
         blobs = traced(plan, inspected)
         digest = (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
@@ -112,7 +116,25 @@ class JaxBackend(ADBackend):
             )
             for k in plan.kernels
         )
-        return replace(plan, constants=digest + artifacts + calls + compiled)
+        structures = () if over else bcoo_structures(functions)
+        constants = seeds + structures + digest + artifacts + calls + compiled
+        return replace(plan, constants=constants)
+
+
+def bcoo_structures(functions: tuple[FunctionPlan, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The (nnz, 2) BCOO indices of each sparse matrix result, a jax array made once at import
+    and shared by every result: (row, column) of each nonzero, in the pattern's (CSR) order."""
+    found = {}
+    for fn in functions:
+        for r in fn.results:
+            m = r.sparse
+            if m is not None and not r.values:
+                found[m.prefix] = (
+                    f"_{m.prefix}_BCOO",
+                    f"_coordinates({m.indices}, _{m.prefix}_INDPTR)",
+                    f"The (row, column) of each {m.quantity} nonzero: the BCOO results' indices",
+                )
+    return tuple(found.values())
 
 
 def kernel(composed: Kernel, fn: FunctionPlan) -> JaxKernel:
