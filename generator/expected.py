@@ -83,6 +83,7 @@ class References:
     digits: int  # significant digits worth writing
     error_note: str  # what the tolerance adds for the reference's own error
     values: tuple[Values, ...]
+    exact: bool = False  # exact derivatives (a structural zero is then exactly 0.0)
 
 
 class Unavailable(Exception):
@@ -176,6 +177,7 @@ def _exact(
         digits=17,
         error_note="plus the rounding of the reference to float64",
         values=tuple(values),
+        exact=True,
     )
 
 

@@ -18,7 +18,7 @@ from .errors import DiffgenError
 from .expected import REFERENCE_ERROR_FACTOR, Point, references
 from .flavour import TEST_IMPORTS
 from .imports import import_block
-from .model import FunctionPlan, Inspected, ModulePlan, draw
+from .model import FunctionPlan, Inspected, ModulePlan, SparseMatrix, draw
 from .operators import QUANTITIES, TANGENTS, batch_of, tangent_spec, unbatched
 
 N_CASES = 3
@@ -180,22 +180,22 @@ def reference_of(
     return ref[rows, cols], err[rows, cols]
 
 
-def refuse_missed(plan: ModulePlan, values: dict[str, tuple[FloatArray, FloatArray]]) -> None:
-    """A reference nonzero outside a sparse matrix's pattern: the pattern misses an entry (a
-    user's pattern that is wrong), and the module's matrix would be wrong."""
-    for m in plan.sparse:
-        ref = values[m.quantity][0].reshape(m.shape)
-        outside = ref.copy()
-        outside[m.rows, m.cols] = 0.0
-        if np.any(outside != 0.0):
-            i, j = (int(k) for k in np.argwhere(outside != 0.0)[0])
-            raise DiffgenError(
-                f"the sparsity pattern of the {m.quantity} misses entry ({i}, {j}), which is"
-                f" {float(ref[i, j]):.6g} at a test point",
-                f"the pattern is {m.source}; a sparse module returns zero outside it",
-                "add the entry to the pattern file, or drop --sparsity to have the pattern"
-                " detected",
-            )
+def refuse_missed(m: SparseMatrix, ref: FloatArray, atol: float) -> None:
+    """A reference nonzero outside a sparse matrix's pattern (beyond `atol`, the tolerance of an
+    inexact reference; 0 for an exact one): the pattern misses an entry (a user's pattern that
+    is wrong), and the module's matrix would be wrong."""
+    outside = np.abs(ref.reshape(m.shape))
+    outside[m.rows, m.cols] = 0.0
+    if np.any(outside > atol):
+        i, j = (int(k) for k in np.argwhere(outside > atol)[0])
+        raise DiffgenError(
+            f"the sparsity pattern of the {m.quantity} misses entry ({i}, {j}), which is"
+            f" {float(ref.reshape(m.shape)[i, j]):.6g} at a test point"
+            + (f" (the reference's tolerance is {atol:.3g})" if atol else ""),
+            f"the pattern is {m.source}; a sparse module returns zero outside it",
+            "add the entry to the pattern file, or drop --sparsity to have the pattern"
+            " detected",
+        )
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -239,14 +239,20 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     cases = []
     for point, values in zip(points[: len(found.values)], found.values, strict=True):
         scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
-        expected = []
-        refuse_missed(plan, values)
-        for q in shapes:
-            ref, err = reference_of(q, values, plan, shapes[q])
+
+        def tolerance(q: str, ref: FloatArray, err: FloatArray) -> float:
             size = max(scale, float(np.max(np.abs(ref))))
             atol = error.atol(quantity_order(q), eps, size)
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
-            atol += size * 10.0 ** (1 - found.digits)  # the rounding of the literal
+            return atol + size * 10.0 ** (1 - found.digits)  # the rounding of the literal
+
+        for m in plan.sparse:  # exact zeros outside the pattern, or within an inexact tolerance
+            ref, err = (np.asarray(a) for a in values[m.quantity])
+            refuse_missed(m, ref, 0.0 if found.exact else tolerance(m.quantity, ref, err))
+        expected = []
+        for q in shapes:
+            ref, err = reference_of(q, values, plan, shapes[q])
+            atol = tolerance(q, ref, err)
             shaped = ref.reshape(shapes[q])
             text = literal(shaped, "float64", found.digits, indent)
             expected.append(Expected(q, text, f"{atol:.3e}"))

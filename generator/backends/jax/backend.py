@@ -22,7 +22,7 @@ from .export import EXPORT_PLATFORMS, target_digest, traced
 from .plan import JaxKernel, JaxPlan, spec_name
 
 if TYPE_CHECKING:
-    from ...model import FunctionPlan, Inspected
+    from ...model import ArrayPlan, FunctionPlan, Inspected
 
 
 class JaxBackend(ADBackend):
@@ -143,8 +143,15 @@ def kernel(composed: Kernel, fn: FunctionPlan) -> JaxKernel:
         JaxKernel,
         composed,
         constant=f"_{fn.name.lstrip('_').upper()}",
-        outs=literal(tuple(f"({r.shape}, {r.dtype})" for r in fn.results)),
+        outs=literal(tuple(f"({kernel_shape(r)!r}, {r.dtype})" for r in fn.results)),
     )
+
+
+def kernel_shape(r: ArrayPlan) -> tuple[int, ...]:
+    """The shape of what a kernel returns for a result: a sparse matrix's values (nnz,), which
+    the module wraps in a BCOO; else the result's own shape (`hessian_values`' lower triangle
+    is gathered in the kernel)."""
+    return (r.sparse.nnz,) if r.sparse is not None and not r.values else r.spec.shape
 
 
 def literal(items: tuple[str, ...]) -> str:
