@@ -178,6 +178,9 @@ class BackendPlan:
     results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
     checks_inside: bool = False  # the body checks the public arguments itself (jax's _call)
     calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
+    #: (suffix, content) of each file written beside the module, which the module loads at
+    #: import (torch's AOTInductor package: `.pt2`); its SHA-256 is in the module's constants
+    artifacts: tuple[tuple[str, bytes], ...] = ()
 
 
 #: The generator's names of tangent parameters: one tangent and a batch of them.

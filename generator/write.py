@@ -37,12 +37,35 @@ class Built:
     wrote: bool
 
 
+#: The files a module loads from beside it, by suffix, and how the module names the SHA-256
+#: of the one it was written with: torch's AOTInductor package (--torch-mode aoti).
+ARTIFACTS = {
+    ".pt2": re.compile(r'^_PACKAGE: Final = _package\("(?P<digest>[0-9a-f]{64})"\)$', re.M)
+}
+
+
 @dataclass(frozen=True)
 class GeneratedFile:
-    """A file ready to be written: where, and its whole text."""
+    """A file ready to be written: where, and its whole text (or, for an artifact the module
+    beside it loads, its bytes)."""
 
     path: Path
     text: str
+    data: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        return self.data if self.data is not None else self.text.encode()
+
+
+def recorded_artifacts(module: Path, text: str) -> tuple[tuple[Path, str], ...]:
+    """(path, SHA-256) of each artifact a module's text says it loads from beside it."""
+    found = ((suffix, pattern.search(text)) for suffix, pattern in ARTIFACTS.items())
+    return tuple((module.with_suffix(s), m["digest"]) for s, m in found if m is not None)
+
+
+def artifact_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,24 @@ def not_a_file(path: Path) -> DiffgenError:
         "diffgen writes a module (and its tests) at that path, which a folder already takes",
         "choose another output path with -o (output = ...), or move the folder",
     )
+
+
+def refuse_overwrite_artifact(path: Path, force: bool) -> None:
+    """Raise unless path is absent, or is the artifact the module beside it was written with
+    (its SHA-256 is in the module), or force is given."""
+    if path.is_dir():
+        raise not_a_file(path)
+    data = read_bytes(path)
+    if force or data is None:
+        return
+    module = read_text(path.with_suffix(".py")) or ""
+    if (path, artifact_digest(data)) not in recorded_artifacts(path.with_suffix(".py"), module):
+        raise DiffgenError(
+            f"{path} exists and is not the file diffgen wrote beside {path.stem}.py",
+            "its SHA-256 is not the one that module records, so it was written by something"
+            " else or changed since, and overwriting it could destroy your work",
+            "move it away, choose another output path with -o, or pass --force",
+        )
 
 
 def refuse_overwrite(path: Path, force: bool) -> None:
@@ -179,9 +220,12 @@ def write_files(files: tuple[GeneratedFile, ...], force: bool) -> tuple[bool, ..
     temporary beside it, then rename them all; on any failure restore what was replaced and
     remove the temporaries. Returns, for each file, whether it was (re)written."""
     for file in files:
-        refuse_overwrite(file.path, force)
+        if file.data is None:
+            refuse_overwrite(file.path, force)
+        else:
+            refuse_overwrite_artifact(file.path, force)
     before = {file.path: read_bytes(file.path) for file in files}
-    changed = tuple(before[file.path] != file.text.encode() for file in files)
+    changed = tuple(before[file.path] != file.content for file in files)
     temporaries: list[tuple[Path, Path]] = []
     replaced: list[Path] = []
     current = files[0].path if files else Path()
@@ -191,7 +235,7 @@ def write_files(files: tuple[GeneratedFile, ...], force: bool) -> tuple[bool, ..
             for stale in leftovers(file.path):
                 stale.unlink(missing_ok=True)
             if change:
-                temporaries.append((prepare(file.path, file.text.encode()), file.path))
+                temporaries.append((prepare(file.path, file.content), file.path))
         for temporary, path in temporaries:
             current = path
             os.replace(temporary, path)

@@ -21,6 +21,7 @@ from ...errors import DiffgenError
 from ..ad import SPELLINGS, ADBackend, compose, extend
 from ..base import AD_ERROR, require
 from ..torch_options import TorchOptions
+from .aoti import SUFFIX, digest, packaged, require_compiler
 from .plan import TorchKernel, TorchPlan
 from .trace import printed_graphs, quiet_torch, tried
 
@@ -55,7 +56,9 @@ class TorchBackend(ADBackend):
         how = "trace (or, in eager mode, run) torch.func"
         require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
         options = target.option(TorchOptions)  # the options of the torch backends
-        eager, compiled = options.mode == "eager", options.compile
+        eager, compiled, aoti = options.mode == "eager", options.compile, options.mode == "aoti"
+        if aoti:
+            require_compiler(target.function)
         ad = SPELLINGS["torch"]
         composed = compose(functions, self.name, outer, ad, over)
         clash = [name for name in composed.params if name in RESERVED or name.startswith("_")]
@@ -71,26 +74,34 @@ class TorchBackend(ADBackend):
             extend(
                 TorchKernel,
                 k,
-                call=f"_{k.function.lstrip('_').upper()}" if compiled else k.name,
-                arguments=", ".join(f"torch.tensor({n})" if over else n for n in k.params),
+                call=(
+                    ("_aoti1" if len(k.results) == 1 else "_aoti")
+                    if aoti
+                    else f"_{k.function.lstrip('_').upper()}" if compiled else k.name
+                ),
+                arguments=", ".join(
+                    (f"{model_constant(k.function)}, {k.name}",) * aoti
+                    + tuple(f"torch.tensor({n})" if over else n for n in k.params)
+                ),
             )
             for k in composed.kernels
         )
         if over:
             how = over_description(self.name, over, eager)
         else:
-            how = description(self.name, outer, bool(composed.inner), eager, compiled)
+            how = description(self.name, outer, bool(composed.inner), eager, compiled, aoti)
         plan = TorchPlan(
             template="torch.py.jinja",
             stdlib=(
                 (("collections.abc", "Callable"), ("typing", "Any"))
                 + ((("typing", "cast"),) if composed.casts else ())
                 if eager
-                else ()
+                else AOTI_STDLIB if aoti else ()
             ),
             imports=(
                 ("import torch",) * bool(over)
                 + (f"import {inspected.module} as _user_module",) * (eager and not over)
+                + ("from torch._C._aoti import AOTIModelPackageLoader as _Loader",) * aoti
             ),
             constants=(),
             helpers=composed.helpers,
@@ -110,6 +121,7 @@ class TorchBackend(ADBackend):
             over=over,
             source=source,
             eager=eager,
+            aoti=aoti,
         )
         tensors: tuple[tuple[str, str, str], ...] = ()
         with quiet_torch():
@@ -123,7 +135,18 @@ class TorchBackend(ADBackend):
             for k in plan.kernels
             if compiled
         )  # fmt: skip
-        return replace(plan, constants=tensors + wrapped)
+        if not aoti:
+            return replace(plan, constants=tensors + wrapped)
+        package = packaged(plan, tensors, specs, target.function)
+        loads = (
+            ("_PACKAGE", f'_package("{digest(package)}")', PACKAGE_COMMENT),
+            *(
+                (model_constant(k.function), f'_model(_PACKAGE, "{k.name}")',
+                 f"{k.function}: its AOTInductor model, loaded from the package")
+                for k in plan.kernels
+            ),
+        )  # fmt: skip
+        return replace(plan, constants=tensors + loads, artifacts=((SUFFIX, package),))
 
 
 def over_description(outer: str, inner: str, eager: bool) -> str:
@@ -141,7 +164,9 @@ def over_description(outer: str, inner: str, eager: bool) -> str:
     )
 
 
-def description(backend: str, outer: str, second: bool, eager: bool, compiled: bool) -> str:
+def description(
+    backend: str, outer: str, second: bool, eager: bool, compiled: bool, aoti: bool = False
+) -> str:
     """The paragraph of the module docstring on how the module computes."""
     order = f" and, for second order, {outer} over {backend}" if second else ""
     if eager:
@@ -158,12 +183,44 @@ def description(backend: str, outer: str, second: bool, eager: bool, compiled: b
             " every factory call takes that device, and captured tensors are module constants"
             " moved to it."
         )
+    if aoti:
+        import torch
+
+        how += AOTI.format(version=torch.__version__.split("+")[0])
     if compiled:
         how += " Each kernel is wrapped in torch.compile, which compiles on its first call."
     return (
         how + " Arguments may be torch tensors, numpy arrays (shared with torch.as_tensor) or,"
         " for 0-d specs, Python floats; results are always torch tensors. " + THREADS
     )
+
+
+def model_constant(function: str) -> str:
+    """The module constant of an operator's AOTInductor model: `_VALUE_AND_GRADIENT_MODEL`."""
+    return f"_{function.lstrip('_').upper()}_MODEL"
+
+
+#: The standard-library names the helpers of an --torch-mode aoti module use.
+AOTI_STDLIB = (
+    ("collections.abc", "Callable"),
+    ("hashlib", "sha256"),
+    ("pathlib", "Path"),
+    ("typing", "TypeVar"),
+    ("typing", "cast"),
+)
+
+#: The comment on the package constant; `diffgen check` reads the digest from the call below it.
+PACKAGE_COMMENT = "The AOTInductor package beside this module (.pt2), checked against its SHA-256"
+
+#: The paragraph of the module docstring on --torch-mode aoti.
+AOTI = (
+    " Each graph was also compiled ahead of time by AOTInductor (torch.export, then C++ built"
+    " with -march=native for the generating machine's CPU) into one model of the package beside"
+    " this module (its name, .pt2), which is loaded at import and runs every call on CPU"
+    " tensors: nothing is compiled at run time. The package needs torch {version} on a CPU of"
+    " the same kind; importing the module fails if the package is missing or is not the one"
+    " it was written with. Tensors on another device run the graphs below."
+)
 
 
 #: The module docstring's sentence on torch's thread pool, measured in the README (torch).

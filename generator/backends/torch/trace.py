@@ -130,20 +130,28 @@ def same(found: object, expected: object) -> bool:
     )  # fmt: skip
 
 
-def run_printed(
-    kernel: TorchKernel,
-    lines: Sequence[str],
-    constants: Iterable[tuple[str, str, str]],
-    arguments: Sequence[torch.Tensor],
-) -> object:
-    """Run a printed graph, with its constants made from their literals, as the module will."""
+def printed_function(
+    kernel: TorchKernel, lines: Sequence[str], constants: Iterable[tuple[str, str, str]]
+) -> Any:
+    """A printed graph as a function, with its constants made from their literals, as the
+    module will define it."""
     import torch
 
     source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
     namespace: dict[str, Any] = {"torch": torch}
     namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
     exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
-    return namespace["kernel"](*arguments)
+    return namespace["kernel"]
+
+
+def run_printed(
+    kernel: TorchKernel,
+    lines: Sequence[str],
+    constants: Iterable[tuple[str, str, str]],
+    arguments: Sequence[torch.Tensor],
+) -> object:
+    """Run a printed graph as the module will."""
+    return printed_function(kernel, lines, constants)(*arguments)
 
 
 def printed_graphs(
