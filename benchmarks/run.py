@@ -1,7 +1,7 @@
 """Regenerate every performance table of README.md, and benchmarks/RESULTS.md, in one command.
 
 Run: .venv/bin/python benchmarks/run.py [--only NAME ...]   (all sections: about 4 minutes on
-a 2-core machine; NAME is one of main, sympy, jax, torch)
+a 2-core machine; NAME is one of main, sympy, jax, torch, torch_compiled)
 
 Each section is rewritten between its markers, in README.md and in benchmarks/RESULTS.md (which
 keeps the sections not rerun, and the longer version of a table where the README shows part):
@@ -26,6 +26,7 @@ from collections.abc import Callable
 import bench_jax
 import bench_sympy
 import bench_torch
+import bench_torch_compiled
 from common import REPEAT, ROOT, Section, heading
 
 from generator.backends.registry import PAIRS
@@ -51,6 +52,7 @@ TITLES = {
     "sympy": "sympy backend",
     "jax": "jax backends (every operator and value variant)",
     "torch": "torch backends",
+    "torch_compiled": "torch modules against torch.compile (ADBench-style objectives)",
 }
 
 
@@ -71,6 +73,7 @@ SECTIONS: dict[str, Callable[[], Section]] = {
     "sympy": bench_sympy.section,
     "jax": bench_jax.section,
     "torch": bench_torch.section,
+    "torch_compiled": bench_torch_compiled.section,
 }
 
 

@@ -135,19 +135,18 @@ def not_a_file(path: Path) -> DiffgenError:
 
 
 def refuse_overwrite_artifact(path: Path, force: bool) -> None:
-    """Raise unless path is absent, or is the artifact the module beside it was written with
-    (its SHA-256 is in the module), or force is given."""
+    """Raise unless path is absent, or belongs to the diffgen module beside it (same name,
+    .py), or force is given: an artifact is rebuilt with its module, whatever it holds now."""
     if path.is_dir():
         raise not_a_file(path)
-    data = read_bytes(path)
-    if force or data is None:
+    if force or not path.exists():
         return
-    module = read_text(path.with_suffix(".py")) or ""
-    if (path, artifact_digest(data)) not in recorded_artifacts(path.with_suffix(".py"), module):
+    module = read_text(path.with_suffix(".py"))
+    if module is None or read_stamp(module) is None:
         raise DiffgenError(
-            f"{path} exists and is not the file diffgen wrote beside {path.stem}.py",
-            "its SHA-256 is not the one that module records, so it was written by something"
-            " else or changed since, and overwriting it could destroy your work",
+            f"{path} exists and no diffgen module is beside it",
+            f"diffgen writes it beside the module {path.stem}.py, and {path.stem}.py is missing"
+            " or was not written by diffgen, so overwriting it could destroy your work",
             "move it away, choose another output path with -o, or pass --force",
         )
 

@@ -37,8 +37,12 @@ KEPT = (".so", "_metadata.json")
 SUFFIX = ".pt2"
 
 #: Inductor settings of the compile: no line tables (they name the compile's folders, and
-#: make the libraries 4x larger), and AOTInductor's own files kept for packaging.
+#: make the libraries 4x larger); AOTInductor's own files kept for packaging; and one thread
+#: in the generated loops, whose OpenMP thread count inductor would otherwise bake in from the
+#: generating process's torch.get_num_threads() (the library calls torch makes, matrix
+#: products, still use torch's intra-op threads at run time).
 CONFIGS: dict[str, object] = {
+    "cpp.threads": 1,
     "aot_inductor.enable_line_tables": False,
     "aot_inductor.debug_compile": False,
     "aot_inductor.package": True,

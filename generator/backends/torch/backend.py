@@ -137,7 +137,8 @@ class TorchBackend(ADBackend):
         )  # fmt: skip
         if not aoti:
             return replace(plan, constants=tensors + wrapped)
-        package = packaged(plan, tensors, specs, target.function)
+        with quiet_torch():
+            package = packaged(plan, tensors, specs, target.function)
         loads = (
             ("_PACKAGE", f'_package("{digest(package)}")', PACKAGE_COMMENT),
             *(
@@ -219,7 +220,9 @@ AOTI = (
     " this module (its name, .pt2), which is loaded at import and runs every call on CPU"
     " tensors: nothing is compiled at run time. The package needs torch {version} on a CPU of"
     " the same kind; importing the module fails if the package is missing or is not the one"
-    " it was written with. Tensors on another device run the graphs below."
+    " it was written with. Tensors on another device run the graphs below. The compiled"
+    " loops run on one thread; the torch operations they call (matrix products) use torch's"
+    " intra-op threads."
 )
 
 
