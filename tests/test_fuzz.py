@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
 import tempfile
 import uuid
@@ -43,12 +44,20 @@ def g(x, A):
 
 
 class Sandbox:
-    """One throwaway project for all examples of a test, entered for each call of diffgen."""
+    """One throwaway project for one example, entered for each call of diffgen; a context
+    manager that removes its folder on exit (hypothesis runs hundreds of examples)."""
 
     def __init__(self) -> None:
         self.root = Path(tempfile.mkdtemp(prefix="diffgen-fuzz-"))
         self.module = f"fuzzfns_{uuid.uuid4().hex[:10]}"
         (self.root / f"{self.module}.py").write_text(FUNCTIONS)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+        sys.modules.pop(self.module, None)
 
     def files(self) -> dict[str, bytes]:
         return {
@@ -106,10 +115,10 @@ SPECS = st.one_of(BUILT, st.text(alphabet="float64[],3 \t-x", max_size=14))
 
 
 def check_spec(spec: str) -> None:
-    box = Sandbox()
-    argv = ["generate", f"{box.module}:f", "--arg", f"x={spec}", "--ops", "gradient",
-            "--backend", "finitediff", "--no-tests"]  # fmt: skip
-    outcome_is_clean(box, argv)
+    with Sandbox() as box:
+        argv = ["generate", f"{box.module}:f", "--arg", f"x={spec}", "--ops", "gradient",
+                "--backend", "finitediff", "--no-tests"]  # fmt: skip
+        outcome_is_clean(box, argv)
 
 
 @SMALL
@@ -154,12 +163,12 @@ OPTIONS = st.lists(
 
 
 def check_command_line(function: str, ops: str, options: list[tuple[str, str]]) -> None:
-    box = Sandbox()
-    argv = ["generate", f"{box.module}:{function}", "--ops", ops, "--backend", "finitediff",
-            "--no-tests", "--arg", "x=float64[2]"]  # fmt: skip
-    for option, value in options:
-        argv += [f"{option}={value}"]
-    outcome_is_clean(box, argv)
+    with Sandbox() as box:
+        argv = ["generate", f"{box.module}:{function}", "--ops", ops, "--backend", "finitediff",
+                "--no-tests", "--arg", "x=float64[2]"]  # fmt: skip
+        for option, value in options:
+            argv += [f"{option}={value}"]
+        outcome_is_clean(box, argv)
 
 
 @SMALL
@@ -196,14 +205,14 @@ KEYS = st.sampled_from(
 
 
 def check_config(tables: list[dict[str, object]], command: str) -> None:
-    box = Sandbox()
-    for table in tables:
-        table.setdefault("function", f"{box.module}:f")
-        table.setdefault("args", {"x": "float64[2]"})
-        table["tests"] = False  # keep each example fast; the tests' writing is fuzzed above
-    document = {"tool": {"diffgen": {"targets": tables}}}
-    (box.root / "pyproject.toml").write_text(tomlkit.dumps(document))
-    outcome_is_clean(box, [command], allowed=(0, 1, 2) if command == "check" else (0, 2))
+    with Sandbox() as box:
+        for table in tables:
+            table.setdefault("function", f"{box.module}:f")
+            table.setdefault("args", {"x": "float64[2]"})
+            table["tests"] = False  # keep each example fast; the tests' writing is fuzzed above
+        document = {"tool": {"diffgen": {"targets": tables}}}
+        (box.root / "pyproject.toml").write_text(tomlkit.dumps(document))
+        outcome_is_clean(box, [command], allowed=(0, 1, 2) if command == "check" else (0, 2))
 
 
 TABLES = st.lists(st.dictionaries(KEYS, VALUES, max_size=3), min_size=1, max_size=2)
@@ -224,7 +233,7 @@ def test_config_tables_many(tables: list[dict[str, object]], command: str) -> No
 
 def test_the_sandbox_sees_a_refusal() -> None:
     """The harness itself: a known refusal is seen as exit 2 with nothing written."""
-    box = Sandbox()
-    code, out, err = box.run("generate", f"{box.module}:f", "--ops", "all,bogus", "--backend",
-                             "finitediff")  # fmt: skip
-    assert (code, out) == (2, "") and err.startswith("diffgen: error: --ops combines all")
+    with Sandbox() as box:
+        code, out, err = box.run("generate", f"{box.module}:f", "--ops", "all,bogus", "--backend",
+                                 "finitediff")  # fmt: skip
+        assert (code, out) == (2, "") and err.startswith("diffgen: error: --ops combines all")

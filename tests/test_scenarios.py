@@ -81,10 +81,10 @@ def check(s: Scenario, backend: str, outer: str) -> int:
     target = Target(f"tests.scenarios.functions:{s.function or s.name}", args=s.args, ops=ops,
                     backend=backend, outer=outer, tests=False, batch=BATCH)  # fmt: skip
     (file,) = generate(target, REPO)
-    folder = Path(tempfile.mkdtemp(prefix="diffgen-scenario-"))
-    path = folder / f"{s.name}_{backend.replace(':', '_')}_{outer.replace(':', '_')}.py"
-    path.write_text(file.text)
-    module = load(path)
+    with tempfile.TemporaryDirectory(prefix="diffgen-scenario-") as folder:
+        path = Path(folder) / f"{s.name}_{backend.replace(':', '_')}_{outer.replace(':', '_')}.py"
+        path.write_text(file.text)
+        module = load(path)
     flavour = BACKENDS[backend].flavour
     function = getattr(sys.modules["tests.scenarios.functions"], s.function or s.name)
     constants = list(s.constants)

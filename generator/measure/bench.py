@@ -161,13 +161,15 @@ def bench(
     ops = tuple(op.name for op in resolve_operators(inspected, tuple(OPERATORS)))
     found = [c for c in candidates(inspected, ops) if c.label not in skip]
     results = []
-    folder = Path(tempfile.mkdtemp(prefix="diffgen-bench-"))
     with jax_x64(True):  # hand-written jax is jitted and timed in float64
         extra = baselines(inspected, ops) if with_baselines else {}
     with progress(len(found) + len(extra)) as step:
-        for candidate in found:
-            step(candidate.label)
-            results += measure_candidate(target, candidate, root, folder, ops, inspected, repeat)
+        with tempfile.TemporaryDirectory(prefix="diffgen-bench-") as folder:
+            for candidate in found:
+                step(candidate.label)
+                results += measure_candidate(
+                    target, candidate, root, Path(folder), ops, inspected, repeat
+                )
         for label, (inputs, calls) in extra.items():
             step(label)
             measured = {}
