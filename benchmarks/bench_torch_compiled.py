@@ -112,20 +112,32 @@ def case_rows(title: str, function: str, specs: Any, op: str, inner: str, outer:
     args = [convert("torch", a) for a in arguments(inspected, op)]
     f = inspected.function
     cold()
-    compiled_first, compiled = timed(torch.compile(transform(f, op, outer)), args)
+    name = {"gradient": "grad", "jacobian": "jacrev"}.get(op, f"jac{outer[:3]}(jacrev)")
     eager_first, eager = timed(transform(f, op, outer), args)
+    try:
+        compiled_first, compiled = timed(torch.compile(transform(f, op, outer)), args)
+    except Exception as error:  # torch.compile's own failure (a C++ compiler crash, ...)
+        compiled_first, compiled = float("nan"), float("nan")
+        print(f"  torch.compile({name}(f)) failed: {str(error)[:300]}", file=sys.stderr)
     rows = []
     for label, options in MODES:
         print(f"  {title}: {op}, {label}", file=sys.stderr)
-        got = module_row(replace(base, options=(options,)), folder, op, args)
+        try:
+            got = module_row(replace(base, options=(options,)), folder, op, args)
+        except Exception as error:  # a mode that cannot build this objective: say so
+            said = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+            rows.append([title, op, label, f"failed: {type(error).__name__} {said}", "", "", "",
+                         "", ""])  # fmt: skip
+            continue
         rows.append([title, op, label, f"{got['call']:.1f}", ratio(got["call"], compiled),
                      ratio(got["call"], eager), f"{got['generation']:.1f}",
                      f"{got['import'] * 1e3:.0f}", f"{got['first'] * 1e3:.1f}"])  # fmt: skip
-    name = {"gradient": "grad", "jacobian": "jacrev"}.get(op, f"jac{outer[:3]}(jacrev)")
     rows.append([title, op, f"torch.compile({name}(f))", f"{compiled:.1f}", "1.00x",
                  ratio(compiled, eager), "", "", f"{compiled_first * 1e3:.1f}"])  # fmt: skip
     rows.append([title, op, f"{name}(f), eager", f"{eager:.1f}", ratio(eager, compiled),
                  "1.00x", "", "", f"{eager_first * 1e3:.1f}"])  # fmt: skip
+    for row in rows:  # as measured: a long section's rows are not lost to an interruption
+        print("  | " + " | ".join(row) + " |", file=sys.stderr)
     return rows
 
 
