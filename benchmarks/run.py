@@ -1,7 +1,7 @@
 """Regenerate every performance table of README.md, and benchmarks/RESULTS.md, in one command.
 
 Run: .venv/bin/python benchmarks/run.py [--only NAME ...]   (all sections: about 4 minutes on
-a 2-core machine; NAME is one of main, sympy, jax, torch, torch_compiled)
+a 2-core machine; NAME is one of main, sympy, jax, torch, sparse, torch_compiled)
 
 Each section is rewritten between its markers, in README.md and in benchmarks/RESULTS.md (which
 keeps the sections not rerun, and the longer version of a table where the README shows part):
@@ -9,7 +9,9 @@ keeps the sections not rerun, and the longer version of a table where the README
 - `main`, between `<!-- benchmarks:start -->` and `<!-- benchmarks:end -->` (## Performance):
   `diffgen bench` of three targets, every backend and pair, with the hand-written baselines;
 - `sympy`, `jax`, `torch`, between `<!-- benchmarks:NAME:start -->` and `...:end -->` in the
-  backends' sections: bench_sympy.py, bench_jax.py and bench_torch.py.
+  backends' sections: bench_sympy.py, bench_jax.py and bench_torch.py;
+- `sparse`, between `<!-- benchmarks:sparse:start -->` and `...:end -->` in the README's sparse
+  section: bench_sparse.py.
 
 Every time is measured by `generator.measure.bench` (`bench`, `median_us`); common.py holds what the
 sections share.
@@ -23,7 +25,9 @@ import sys
 import time
 from collections.abc import Callable
 
+import bench_adbench
 import bench_jax
+import bench_sparse
 import bench_sympy
 import bench_torch
 import bench_torch_compiled
@@ -52,6 +56,8 @@ TITLES = {
     "sympy": "sympy backend",
     "jax": "jax backends (every operator and value variant)",
     "torch": "torch backends",
+    "adbench": "ADBench-style objectives, jax backends (import, first call, per call)",
+    "sparse": "Sparse Jacobians and Hessians (jax, torch)",
     "torch_compiled": "torch modules against torch.compile (ADBench-style objectives)",
 }
 
@@ -73,6 +79,8 @@ SECTIONS: dict[str, Callable[[], Section]] = {
     "sympy": bench_sympy.section,
     "jax": bench_jax.section,
     "torch": bench_torch.section,
+    "adbench": bench_adbench.section,
+    "sparse": bench_sparse.section,
     "torch_compiled": bench_torch_compiled.section,
 }
 

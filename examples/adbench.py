@@ -11,7 +11,8 @@ the shapes of the arguments, so one function serves every ADBench size:
     diffgen generate examples.adbench:ba_objective --arg params=float64[215] \
         --arg features=float64[5,20,2] --ops jacobian --backend jax:reverse
     diffgen generate examples.adbench:lstm_objective --arg params=float64[266] \
-        --arg state=float64[2,2,14] --arg sequence=float64[20,14] --ops gradient --backend jax:reverse
+        --arg state=float64[2,2,14] --arg sequence=float64[20,14] --ops gradient \
+        --backend jax:reverse
 
 `gmm_size`, `ba_size` and `lstm_size` give the length of the flat vector for a problem size.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -101,13 +102,21 @@ def parser() -> argparse.ArgumentParser:
         " --backend generated/<func>_<outer>_over_<backend>.py)",
     )
     gen.add_argument("--no-tests", action="store_true", help="do not write the test file")
+    gen.add_argument(
+        "--wrt-first",
+        action="store_true",
+        help="operators take the active argument first, then its tangent, then the constants"
+        " (the order of diffgen 0.1.0) instead of the function's own argument order",
+    )
     for option in (option for family in OPTIONS for option in family.declared()):
         if option.choices:
             gen.add_argument(
                 option.flag, choices=option.choices, default=option.default, help=option.help
             )
-        else:
+        elif isinstance(option.default, bool):
             gen.add_argument(option.flag, action="store_true", help=option.help)
+        else:  # a free string: a path
+            gen.add_argument(option.flag, default=option.default, metavar="PATH", help=option.help)
     gen.add_argument(
         "--batch",
         type=int,
@@ -205,12 +214,26 @@ def run_generate(args: argparse.Namespace) -> int:
         options=options_from(vars(args), "the command line"),
         batch=args.batch,
         domain=args.domain,
+        wrt_first=args.wrt_first,
         root=Path.cwd(),
         force=args.force,
     )
     for path in paths:
         print(f"wrote {path.relative_to(Path.cwd().resolve())}")
+    for line in sparse_summary(paths[0]):
+        print(line)
     return 0
+
+
+def sparse_summary(module: Path) -> list[str]:
+    """What a sparse module's docstring says of its matrices: pattern, mode, colors, cost."""
+    text = " ".join(module.read_text(encoding="utf-8").split()) if module.is_file() else ""
+    return [
+        f"sparse {quantity}: {found}"
+        for quantity, found in re.findall(
+            r"The (jacobian|hessian) is sparse: (.*?)\. \1 returns", text
+        )
+    ]
 
 
 def progress(line: str) -> None:

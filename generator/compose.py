@@ -11,6 +11,7 @@ from .model import Inspected, ModulePlan, Names, Pair
 from .operators import Operator
 from .plan import masked_plan, module_docstring, public_parameters, resolve_operators, unmasked
 from .render import render_private
+from .sparse.plan import describe
 
 
 def decide_pair(inspected: Inspected, ops: tuple[Operator, ...]) -> Pair:
@@ -41,6 +42,8 @@ def composed(inspected: Inspected, module_name: str, fingerprint: str) -> Module
         inspected, plan.functions, pair.inner, render_private(plan)
     )
     how = f"{plan.backend_plan.description}\n\n{outer_plan.description}"
+    if plan.sparse:
+        how = f"{describe(plan.sparse, plan.flavour.sparse)}\n\n{how}"
     docstring = module_docstring(inspected, pair.outer, ops, how)
     return replace(plan, outer_plan=outer_plan, docstring=docstring)
 

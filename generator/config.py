@@ -24,6 +24,7 @@ _KEYS = {
     "tests",
     "batch",
     "domain",
+    "wrt_first",
     *(option.key for family in OPTIONS for option in family.declared()),
 }
 
@@ -100,12 +101,15 @@ def target_from_table(table: object, where: str) -> Target:
     optional: dict[str, str | None] = {}
     for key in ("wrt", "outer", "output"):
         value = table.get(key)
+        if key == "wrt" and isinstance(value, list) and value:  # Target refuses several, saying why
+            value = ",".join(map(str, value))
         if value is not None and not isinstance(value, str):
             raise _bad(where, f"{key} must be a string", f"found {value!r}", "fix the entry")
         optional[key] = value
-    tests = table.get("tests", True)
-    if not isinstance(tests, bool):
-        raise _bad(where, "tests must be true or false", f"found {tests!r}", "fix the entry")
+    tests, wrt_first = table.get("tests", True), table.get("wrt_first", False)
+    for key, flag in (("tests", tests), ("wrt_first", wrt_first)):
+        if not isinstance(flag, bool):
+            raise _bad(where, f"{key} must be true or false", f"found {flag!r}", "fix the entry")
     options = options_from(table, where)
     batch = table.get("batch", 0)
     if isinstance(batch, bool) or not isinstance(batch, int):
@@ -123,6 +127,7 @@ def target_from_table(table: object, where: str) -> Target:
         options=options,
         batch=batch,
         domain=domain_from(table.get("domain"), where),
+        wrt_first=wrt_first,
     )
 
 

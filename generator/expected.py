@@ -27,6 +27,7 @@ from .budget import OverBudget, phase, tick
 from .errors import DiffgenError
 from .model import Inspected
 from .operators import BATCH_SUFFIX, QUANTITIES, Rules, order_of
+from .sparse_options import SparseOptions
 from .symbolic.derivatives import symbolic_derivatives
 from .x64 import precise
 
@@ -139,11 +140,20 @@ def _exact(
     exprs = {q: d.dense(q, dx, dy) for q in (*quantities, *batch)}
     flat = [e for q in quantities for e in exprs[q]]
     rows = [e for q in batch for e in exprs[q]]
-    entries = len(flat) + len(rows)
+    # a sparse module's matrices are mostly structural zeros: only the others are evaluated
+    nonzero = [k for k, e in enumerate(flat) if e != 0] if sparse_target(inspected) else None
+    entries = (len(flat) if nonzero is None else len(nonzero)) + len(rows)
     if entries > EXACT_MAX_ENTRIES:
         raise Unavailable(f"the exact results have {entries:,} entries, past {EXACT_MAX_ENTRIES:,}")
     symbols = [s for array in traced.inputs for s in array.reshape(-1)] + dx + dy
-    evaluate = sympy.lambdify(symbols, flat, modules="mpmath", cse=True)
+    if nonzero is None:
+        evaluate = sympy.lambdify(symbols, flat, modules="mpmath", cse=True)
+    else:
+        evaluate = scattered(
+            sympy.lambdify(symbols, [flat[k] for k in nonzero], modules="mpmath", cse=True),
+            nonzero,
+            len(flat),
+        )
     evaluate_rows = sympy.lambdify(symbols, rows, modules="mpmath", cse=True) if batch else None
     values = []
     with mpmath.workdps(50):
@@ -167,6 +177,24 @@ def _exact(
         error_note="plus the rounding of the reference to float64",
         values=tuple(values),
     )
+
+
+def sparse_target(inspected: Inspected) -> bool:
+    return inspected.target.option(SparseOptions).on
+
+
+def scattered(
+    evaluate: Callable[..., Sequence[object]], nonzero: Sequence[int], size: int
+) -> Callable[..., Sequence[object]]:
+    """`evaluate` of the nonzero entries, returning every entry (zeros elsewhere)."""
+
+    def every(*args: object) -> Sequence[object]:
+        found: list[object] = [0.0] * size
+        for k, value in zip(nonzero, evaluate(*args), strict=True):
+            found[k] = value
+        return found
+
+    return every
 
 
 def _evaluate(

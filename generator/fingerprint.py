@@ -17,6 +17,7 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 
 from .errors import DiffgenError
+from .sparse_options import SparseOptions
 from .target import Target, split_reference
 from .templating import templates_dir
 from .version import __version__
@@ -196,6 +197,12 @@ def generator_digest() -> str:
 
 
 def fingerprint(target: Target, root: Path) -> Fingerprint:
-    """The fingerprint a target's files must carry to be current."""
-    return Fingerprint(function_digest(target.function, root), target_digest(target),
-                       generator_digest())  # fmt: skip
+    """The fingerprint a target's files must carry to be current: with a user's sparsity
+    pattern file (--sparsity), its content counts as part of the function."""
+    function = function_digest(target.function, root)
+    pattern = target.option(SparseOptions).pattern
+    if pattern:
+        path = Path(pattern) if Path(pattern).is_absolute() else root / pattern
+        content = path.read_bytes() if path.is_file() else b"(missing)"
+        function = short(f"{function}\n{pattern}\n{short(content)}")
+    return Fingerprint(function, target_digest(target), generator_digest())

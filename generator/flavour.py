@@ -32,6 +32,9 @@ class Flavour:
     imports: tuple[str, ...]  # the import lines of its helpers
     stdlib: tuple[tuple[str, str], ...]  # (module, name) of standard-library names its helpers use
     test_imports: tuple[str, ...]  # the import lines of its test helpers
+    #: a sparse matrix result (--sparse): its annotation, and the import lines it needs
+    sparse: str = ""
+    sparse_imports: tuple[str, ...] = ()
 
     @property
     def test_import_block(self) -> tuple[str, ...]:
@@ -82,6 +85,8 @@ FLAVOURS: dict[str, Flavour] = {
             ("typing", "TypeVar"),
         ),
         test_imports=("import numpy as np", "import numpy.typing as npt"),
+        sparse="scipy.sparse.csr_array",
+        sparse_imports=("import scipy.sparse",),
     ),
     "jax": Flavour(
         name="jax",
@@ -107,6 +112,8 @@ FLAVOURS: dict[str, Flavour] = {
             "import numpy.typing as npt",
             "from collections.abc import Iterator",
         ),
+        sparse="jax.experimental.sparse.BCOO",
+        sparse_imports=("import jax.experimental.sparse",),
     ),
     "torch": Flavour(
         name="torch",
@@ -120,5 +127,7 @@ FLAVOURS: dict[str, Flavour] = {
         imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
         stdlib=(("typing", "NamedTuple"),),
         test_imports=("import numpy as np", "import numpy.typing as npt", "import torch"),
+        sparse="torch.Tensor",  # a sparse CSR tensor (layout torch.sparse_csr)
+        sparse_imports=("import warnings",),
     ),
 }

@@ -16,6 +16,7 @@ from .errors import DiffgenError
 from .fingerprint import function_digest
 from .model import PROBE_SEED, Arg, Inspected, draw
 from .operators import OPERATORS, fitting_operators
+from .sparse_options import SparseOptions
 from .spec import DTYPES, Dtype, Spec, SpecSyntaxError, parse_spec
 from .target import DEFAULT_DOMAIN, Target, split_reference
 from .x64 import precise
@@ -222,7 +223,7 @@ def check_result_sizes(target: Target, x: Spec, y: Spec) -> None:
                    f"--batch {target.batch} of {x} / {y}")  # fmt: skip
     for op in (OPERATORS[name] for name in OPERATORS if name in ops):
         shape = op.result.shape
-        if shape.matrix:
+        if shape.matrix and not target.option(SparseOptions).on:  # sparse: nnz entries
             check_size(shape.matrix, shape.spec(x, y).size, shape.dims.format(x=x, y=y))
 
 
@@ -284,4 +285,4 @@ def inspect_target(target: Target, root: Path) -> Inspected:
     check_size("the result f(x)", output.size, str(output))
     check_result_sizes(target, active.spec, output)
     digest = function_digest(target.function, root)
-    return Inspected(target, module, qualname, args, output, function, digest)
+    return Inspected(target, module, qualname, args, output, function, digest, root)

@@ -5,13 +5,14 @@ from __future__ import annotations
 import keyword
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
 from .errors import DiffgenError
 from .flavour import Flavour
 from .imports import import_block
-from .operators import QUANTITIES, TANGENT_PARAMETERS
+from .operators import OPERATORS, QUANTITIES, TANGENT_PARAMETERS
 from .spec import Spec
 from .target import DEFAULT_DOMAIN, Target
 
@@ -40,6 +41,8 @@ class Inspected:
     function: Callable[..., object] = field(compare=False, repr=False)
     #: A digest of the function's own source and what it uses in its module (fingerprint.py).
     source_digest: str = ""
+    #: The project root the function was imported from (relative paths of options start there).
+    root: Path = field(default=Path("."), compare=False, repr=False)
 
     @property
     def active(self) -> Arg:
@@ -178,9 +181,67 @@ class BackendPlan:
     results_ready: bool = False  # the body leaves each result in its final type, dtype and shape
     checks_inside: bool = False  # the body checks the public arguments itself (jax's _call)
     calls_private: bool = True  # as a foreign outer: its code calls the inner's private functions
+    #: the body leaves each `*_values` result (--sparse) already in the order of the ROWS/COLS
+    #: constants (jax and torch gather the Hessian's lower triangle in their kernels)
+    gathers_values: bool = False
     #: (suffix, content) of each file written beside the module, which the module loads at
     #: import (torch's AOTInductor package: `.pt2`); its SHA-256 is in the module's constants
     artifacts: tuple[tuple[str, bytes], ...] = ()
+
+
+Ints = np.ndarray[tuple[int], np.dtype[np.int64]]
+
+
+@dataclass(frozen=True, eq=False)
+class SparseMatrix:
+    """A sparse Jacobian or Hessian of a module: its pattern, fixed at generation time, and how
+    the backend evaluates its values (generator/sparse/plan.py builds it).
+
+    The values of the matrix are a flat array of `nnz` entries in the pattern's order, which is
+    CSR order: (values, cols, indptr) is the scipy.sparse.csr_array with no reordering. A
+    colored evaluation stacks its products color by color (ncolors x m JVPs, ncolors x n VJPs
+    or HVPs) and gathers `values = products.reshape(-1)[gather]`; `seeds` are the columns to
+    push (or rows to pull) forward, one per color. `exact` backends (sympy) write each value.
+    """
+
+    quantity: str  # "jacobian" or "hessian"
+    shape: tuple[int, int]
+    rows: Ints  # the pattern's coordinates, in CSR order
+    cols: Ints
+    indptr: Ints
+    source: str  # "symbolic" (traced expressions), "jaxpr" (asdex) or "user" (a .npz file)
+    mode: str  # "exact", "column" (JVPs), "row" (VJPs) or "symmetric" (HVPs, star coloring)
+    ncolors: int  # 0 for exact
+    colors: Ints  # the color of each column (column, symmetric) or row (row); -1: in no seed
+    gather: Ints  # values = products.reshape(-1)[gather]; a Hessian's mirrored: exactly symmetric
+    lower: Ints  # a Hessian's lower-triangle entries, as positions in the values (else empty)
+    pattern_text: str  # "1000 x 1000, 2998 nonzeros (0.3% dense)"
+    cost_text: str  # "star coloring, 3 HVPs instead of 1000"
+
+    @property
+    def nnz(self) -> int:
+        return int(self.rows.size)
+
+    @property
+    def prefix(self) -> str:
+        """`JACOBIAN` or `HESSIAN`: the stem of the module constants of this matrix."""
+        return self.quantity.upper()
+
+    @property
+    def coordinates(self) -> tuple[str, str]:
+        """The public constants of the coordinates of `<quantity>_values`: JACOBIAN_ROWS and
+        JACOBIAN_COLS, or HESSIAN_ROWS and HESSIAN_COLS (the lower triangle: IPOPT's)."""
+        return f"{self.prefix}_ROWS", f"{self.prefix}_COLS"
+
+    @property
+    def indices(self) -> str:
+        """The constant of the CSR column indices (JACOBIAN_COLS is the Jacobian's own)."""
+        return f"{self.prefix}_COLS" if self.quantity == "jacobian" else "_HESSIAN_INDICES"
+
+    @property
+    def values_size(self) -> int:
+        """The length of `<quantity>_values`: nnz, or the Hessian's lower triangle."""
+        return self.nnz if self.quantity == "jacobian" else int(self.lower.size)
 
 
 #: The generator's names of tangent parameters: one tangent and a batch of them.
@@ -204,6 +265,18 @@ class ArrayPlan:
     array: str  # the flavour's array: "npt.NDArray[np.float64]", "jax.Array"
     checked: str  # what the argument is once checked: "jax.Array | npt.NDArray[np.float64]"
     dtype: str  # the dtype as generated code spells it: "np.float64"
+    #: A sparse Jacobian or Hessian result: the body leaves its values (nnz, the pattern's
+    #: order) in `_<name>`; the module returns the flavour's sparse matrix, or with `values`
+    #: (`jacobian_values`, `hessian_values`) the values in the order of the ROWS/COLS constants.
+    sparse: SparseMatrix | None = None
+    values: bool = False
+
+    @property
+    def local(self) -> str:
+        """What the body left this result in: `_jacobian`; for `hessian_values` the lower
+        triangle of the Hessian's values, `_hessian[_HESSIAN_LOWER]`."""
+        lower = self.values and self.sparse is not None and self.sparse.quantity == "hessian"
+        return f"_{self.name}[_HESSIAN_LOWER]" if lower else f"_{self.name}"
 
     @property
     def shape(self) -> str:
@@ -233,6 +306,20 @@ class FunctionPlan:
     flavour: str = "numpy"  # the array library of its parameters and results
     outs: tuple[str, ...] = ()  # per result: its keyword-only `out=` parameter, "" for none
     batch: int = 0  # B > 0: `<operator>_batch`, the operator for B tangents stacked on axis 0
+    #: The public signature as positions in `params`: the function's own argument order, the
+    #: tangent right after the active argument (plan.public_order); () keeps `params`' order.
+    positions: tuple[int, ...] = ()
+
+    @property
+    def signature(self) -> tuple[ArrayPlan, ...]:
+        """The parameters in the order callers pass them (`params` is the backends' order)."""
+        return tuple(self.params[i] for i in self.positions) if self.positions else self.params
+
+    @property
+    def tangent(self) -> str:
+        """The name of the tangent (or batch of tangents) parameter, "" for none."""
+        op = OPERATORS.get(self.operator)
+        return self.params[1].name if op is not None and op.tangent else ""
 
     @property
     def out_params(self) -> tuple[tuple[str, ArrayPlan], ...]:
@@ -280,6 +367,10 @@ class ModulePlan:
     #: is rendered from, in which each argument has a placeholder name (generator/names.py).
     masked: ModulePlan | None = None
     names: Names | None = None
+    #: The sparse Jacobian and Hessian (--sparse), each once; () for a dense module.
+    sparse: tuple[SparseMatrix, ...] = ()
+    #: Their module constants (name, Python literal, comment): structure, coordinates, colors
+    sparse_constants: tuple[tuple[str, str, str], ...] = ()
 
     def unmask(self, text: str) -> str:
         """Text about the masked plan in the user's names."""
@@ -333,7 +424,11 @@ class ModulePlan:
         """The module's sorted import lines: the template's, the flavour's and the backends'."""
         views = self.views
         return import_block(
-            (*self.flavour.imports, *(i for view in views for i in view.backend_plan.imports)),
+            (
+                *self.flavour.imports,
+                *(self.flavour.sparse_imports if self.sparse else ()),
+                *(i for view in views for i in view.backend_plan.imports),
+            ),
             (
                 *TEMPLATE_STDLIB,
                 *self.flavour.stdlib,
@@ -355,7 +450,9 @@ class ModulePlan:
 
     @property
     def all_names(self) -> tuple[str, ...]:
-        return tuple(f.name for f in self.functions)
+        """The operators, then the public constants of the sparse matrices' coordinates."""
+        coordinates = tuple(name for m in self.sparse for name in m.coordinates)
+        return tuple(f.name for f in self.functions) + coordinates
 
     @property
     def constant_args(self) -> str:

@@ -6,10 +6,19 @@ import textwrap
 from dataclasses import replace
 
 from .backends.base import inner_quantities
-from .backends.registry import get_backend
+from .backends.registry import ENTRIES, get_backend
 from .errors import DiffgenError
 from .flavour import FLAVOURS, Flavour
-from .model import TANGENTS, ArrayPlan, FunctionPlan, Inspected, ModulePlan, Names, Pair
+from .model import (
+    TANGENTS,
+    ArrayPlan,
+    FunctionPlan,
+    Inspected,
+    ModulePlan,
+    Names,
+    Pair,
+    SparseMatrix,
+)
 from .operators import (
     BATCHED,
     OPERATORS,
@@ -20,6 +29,7 @@ from .operators import (
     listed,
     tangent_spec,
 )
+from .sparse import plan as sparse
 from .spec import Spec
 from .version import __version__
 
@@ -104,9 +114,39 @@ def function_plan(
         ("out" if len(results) == 1 else f"out_{r.name}") if w else ""
         for r, w in zip(results, writable, strict=True)
     )
+    order = public_order(inspected, len(params) - 1 - len(inspected.constants)) if public else ()
     return FunctionPlan(
-        name, operator, params, results, returns, docstring, public, flavour.name, outs, batch
+        name,
+        operator,
+        params,
+        results,
+        returns,
+        docstring,
+        public,
+        flavour.name,
+        outs,
+        batch,
+        order,
     )
+
+
+def public_order(inspected: Inspected, tangents: int) -> tuple[int, ...]:
+    """The public signature as positions in a function's params (x, its tangents, then the
+    constants): the function's own argument order, each tangent right after the active argument
+    (DI's `pushforward(x, tx, contexts...)` when x comes first, `jacobian(t, y)` for a solver's
+    `f(t, y)`). () where that is params' own order, or where the target asks for the active
+    argument first (`--wrt-first`)."""
+    if inspected.target.wrt_first:
+        return ()
+    order: list[int] = []
+    constant = 1 + tangents
+    for arg in inspected.args:
+        if arg.active:
+            order += range(1 + tangents)
+        else:
+            order.append(constant)
+            constant += 1
+    return () if order == sorted(order) else tuple(order)
 
 
 def batched(spec: Spec, batch: int) -> Spec:
@@ -126,10 +166,23 @@ def module_docstring(inspected: Inspected, outer: str, ops: tuple[Operator, ...]
     return (
         f"Derivatives of {inspected.target.function}({signature}) -> {inspected.output}.\n\n"
         f"Differentiated in {inspected.active.name}; constants: {constants}.\n"
+        f"{argument_order(inspected)}"
         f"Backend: {inspected.target.backend}{pair}.\n"
         f"Operators: {', '.join(op.name for op in ops)}, each with its value variant.\n\n"
         f"{how}"
     )
+
+
+def argument_order(inspected: Inspected) -> str:
+    """A line on the operators' argument order where the active argument is not the first
+    parameter ("" where it is: the order is then the same either way)."""
+    if inspected.args[0].active:
+        return ""
+    x = inspected.active.name
+    if inspected.target.wrt_first:
+        return f"Arguments: {x} first, then its tangent, then the constants (--wrt-first).\n"
+    names = ", ".join(arg.name for arg in inspected.args)
+    return f"Arguments in the function's order ({names}), each tangent right after {x}.\n"
 
 
 def public_parameters(masked: ModulePlan, names: Names) -> tuple[str, ...]:
@@ -196,6 +249,9 @@ def masked_plan(
         for op in ops
         for name, quantities in op.functions
     )
+    matrices = sparse_matrices(inspected, ops, pair, flavour)
+    if matrices:
+        functions = sparse_functions(functions, matrices, inspected, (x, *constants), flavour)
     functions += batch_functions(inspected, ops, x, constants, flavour)
     mixed = pair.foreign is not None
     private = private_functions(inspected, functions, pair.foreign) if pair.foreign else ()
@@ -210,16 +266,21 @@ def masked_plan(
         ("outer", repr(outer)),
         ("operators", repr(tuple(op.name for op in ops))),
         *((("batch", repr(target.batch)),) if target.batch else ()),
+        *((("sparse", sparse.record(matrices)),) if matrices else ()),
+        *((("wrt_first", "True"),) if target.wrt_first else ()),
         ("version", repr(__version__)),
         ("fingerprint", repr(fingerprint)),
     )
+    how = backend_plan.description
+    if matrices:
+        how = f"{sparse.describe(matrices, flavour.sparse)}\n\n{how}"
     plan = ModulePlan(
         reference=target.function,
         module_name=module_name,
         version=__version__,
         backend=target.backend,
         outer=outer,
-        docstring=module_docstring(inspected, outer, ops, backend_plan.description),
+        docstring=module_docstring(inspected, outer, ops, how),
         function_module=inspected.module,
         function_qualname=inspected.qualname,
         x=x,
@@ -233,8 +294,72 @@ def masked_plan(
         flavour=flavour,
         backend_plan=backend_plan,
         private=private,
+        sparse=matrices,
+        sparse_constants=sparse.constants(matrices),
     )
     return plan
+
+
+def sparse_matrices(
+    inspected: Inspected, ops: tuple[Operator, ...], pair: Pair, flavour: Flavour
+) -> tuple[SparseMatrix, ...]:
+    """With --sparse: the sparse Jacobian and Hessian, each detected, and colored for the
+    backend that evaluates it (the inner for a Jacobian, the outer for a Hessian)."""
+    if not sparse.options(inspected).on:
+        return ()
+    names = [op.name for op in ops]
+    sparse.refuse_no_matrix(inspected, names)
+    evaluator = {"jacobian": pair.inner, "hessian": pair.outer}
+    matrices = tuple(
+        sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q])
+        for q in sparse.MATRICES
+        if q in names
+    )
+    if not flavour.sparse:  # the module's array library has no sparse result type yet
+        q = matrices[0].quantity
+        raise sparse.cannot_color(inspected, q, f"{pair.inner} (a {flavour.name} module)")
+    return matrices
+
+
+def sparse_functions(
+    functions: tuple[FunctionPlan, ...],
+    matrices: tuple[SparseMatrix, ...],
+    inspected: Inspected,
+    params: tuple[ArrayPlan, ...],
+    flavour: Flavour,
+) -> tuple[FunctionPlan, ...]:
+    """The functions of a sparse module: `value` first, each matrix result sparse, and after
+    each matrix's value variant `<quantity>_values`, its values in the order of the module's
+    ROWS/COLS constants (for IPOPT's value callbacks)."""
+    by_quantity = {m.quantity: m for m in matrices}
+
+    def sparse_result(r: ArrayPlan) -> ArrayPlan:
+        m = by_quantity.get(r.name)
+        return replace(r, annotation=flavour.sparse, array=flavour.sparse, sparse=m) if m else r
+
+    value = function_plan("value", OPERATORS["jacobian"], ("value",), inspected, params, flavour)
+    found = [replace(value, operator="value")]
+    for f in functions:
+        results = tuple(sparse_result(r) for r in f.results)
+        returns = (
+            results[0].annotation
+            if len(results) == 1
+            else "tuple[" + ", ".join(r.annotation for r in results) + "]"
+        )
+        found.append(replace(f, results=results, returns=returns))
+        m = by_quantity.get(f.operator)
+        if m is not None and f.name != f.operator:  # after the value variant
+            spec = Spec(results[-1].spec.dtype, (m.values_size,))
+            values = replace(array_plan(m.quantity, spec, flavour, result=True),
+                             sparse=m, values=True)  # fmt: skip
+            a, b = m.coordinates
+            found.append(replace(
+                f, name=f"{m.quantity}_values", results=(values,), returns=values.annotation,
+                docstring=f"Return the {m.quantity}'s nonzeros at ({a}, {b}) of"
+                f" {inspected.qualname} in {inspected.active.name}.",
+                outs=("out",) if f.outs and flavour.writes_out else ("",),
+            ))  # fmt: skip
+    return tuple(found)
 
 
 def batch_functions(

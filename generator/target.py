@@ -71,6 +71,9 @@ class Target:
     options: tuple[BackendOptions, ...] = ()
     batch: int = 0  # B > 0: also pushforward_batch, pullback_batch, hvp_batch for B tangents
     domain: tuple[float, float] | None = None  # where points are drawn (None: DEFAULT_DOMAIN)
+    #: The operators take the active argument first, then its tangent, then the constants
+    #: (the order of diffgen 0.1.0) instead of the function's own argument order.
+    wrt_first: bool = False
 
     def __post_init__(self) -> None:
         self._check_options()
@@ -80,6 +83,13 @@ class Target:
                 "it is the number of tangents the *_batch operators take at once, fixed at"
                 " generation time like every other shape",
                 "pass a positive integer, e.g. --batch 8 (batch = 8), or leave it out",
+            )
+        self._check_wrt()
+        if not isinstance(self.wrt_first, bool):
+            raise DiffgenError(
+                f"wrt_first {self.wrt_first!r} is not true or false",
+                "it says whether the operators take the active argument first",
+                "write wrt_first = true, or leave it out for the function's own order",
             )
         self._check_ops()
         _unique(self.args, "--arg")
@@ -92,6 +102,30 @@ class Target:
                     f"pass --dim {name}=N with a positive whole number N",
                 )
         self._check_domain()
+
+    def _check_wrt(self) -> None:
+        """Refuse several active arguments (`--wrt w,b`, `wrt = ["w", "b"]`) with the way
+        round it: one module differentiates one array argument."""
+        wrt: object = self.wrt
+        names = wrt.split(",") if isinstance(wrt, str) else wrt
+        if isinstance(names, list | tuple) and len(names) > 1:
+            given = ",".join(map(str, names))
+            raise DiffgenError(
+                f"--wrt {given} names {len(names)} active arguments",
+                "a module differentiates one array argument: several active arguments (a tuple"
+                " of gradients in wrt order, blocks of the Jacobian and Hessian) are not"
+                " implemented yet",
+                f"differentiate one of them (--wrt {names[0]}), or, for derivatives in all of"
+                " them at once, pass them as one array argument that the function splits",
+            )
+        if isinstance(names, list | tuple):  # wrt = ["w"]: one name in a list
+            object.__setattr__(self, "wrt", names[0] if names else None)
+        if self.wrt is not None and not isinstance(self.wrt, str):
+            raise DiffgenError(
+                f"wrt {self.wrt!r} is not a parameter name",
+                "wrt names the active argument",
+                'write wrt = "x" (--wrt x)',
+            )
 
     def _check_ops(self) -> None:
         if not self.ops:
@@ -165,7 +199,7 @@ class Target:
         fields.update(CANONICAL_DEFAULTS)
         for options in self.options:  # only those that differ from their defaults
             fields.update(options.canonical())
-        for name, default in (("batch", 0), ("domain", None)):
+        for name, default in (("batch", 0), ("domain", None), ("wrt_first", False)):
             if fields[name] == default:  # so that targets without them keep their fingerprints
                 del fields[name]
         return json.dumps(fields, sort_keys=True, separators=(",", ":"))

@@ -16,6 +16,8 @@ import numpy.typing as npt
 
 from .errors import DiffgenError
 from .expected import REFERENCE_ERROR_FACTOR, Point, references
+from .flavour import TEST_IMPORTS
+from .imports import import_block
 from .model import FunctionPlan, Inspected, ModulePlan, draw
 from .operators import QUANTITIES, TANGENTS, batch_of, tangent_spec, unbatched
 
@@ -73,9 +75,22 @@ class TestPlan:
     wrong_inputs: tuple[WrongInput, ...]
     packed: bool = False  # the literals are laid out by diffgen, between `# fmt: off` and `on`
 
+    def call(self, operator: str, tangent: str = "") -> str:
+        """The arguments of a call of `operator` in its signature's order: each from the case
+        `c`, the tangent as the expression `tangent`."""
+        fn = next(f for f in self.module.functions if f.name == operator)
+        return ", ".join(
+            tangent if p.name == fn.tangent else f'c["{p.name}"]' for p in fn.signature
+        )
+
     @property
-    def constant_args(self) -> str:
-        return "".join(f', c["{c.name}"]' for c in self.module.constants)
+    def test_imports(self) -> tuple[str, ...]:
+        """The test file's import lines: its flavour's, and scipy.sparse's for sparse results."""
+        flavour = self.module.flavour
+        if not self.module.sparse:
+            return flavour.test_import_block
+        lines = (*TEST_IMPORTS, *flavour.test_imports, *flavour.sparse_imports)
+        return import_block(lines, ())
 
 
 #: Consistency relations (templates/consistency.py.jinja) and the operators each needs.
@@ -126,12 +141,61 @@ def literal(
 
 def quantity_order(name: str) -> int:
     """0 for the value, else the order of the derivative (of a batched name's operator)."""
-    return QUANTITIES[unbatched(name)].order
+    return QUANTITIES[unbatched(name).removesuffix("_values")].order
 
 
 def expected_key(fn: FunctionPlan, quantity: str) -> str:
-    """The key of a result in the generated tests' EXPECTED: `pushforward_batch` for a batch."""
-    return fn.name if fn.batch else quantity
+    """The key of a result in the generated tests' EXPECTED: `pushforward_batch` for a batch,
+    `jacobian_values` for the values of a sparse matrix."""
+    values = any(r.values for r in fn.results if r.name == quantity)
+    return fn.name if fn.batch or values else quantity
+
+
+def sparse_shapes(plan: ModulePlan) -> dict[str, tuple[int, ...]]:
+    """The literal of a sparse matrix's reference: dense where it is small (the test then also
+    checks it is exactly zero outside the pattern), else its values in the pattern's order
+    (checked against the pattern when the module was generated: `refuse_missed`)."""
+    return {m.quantity: (m.nnz,) for m in plan.sparse if m.shape[0] * m.shape[1] > MAX_LITERALS}
+
+
+def reference_of(
+    key: str,
+    values: dict[str, tuple[FloatArray, FloatArray]],
+    plan: ModulePlan,
+    shape: tuple[int, ...],
+) -> tuple[FloatArray, FloatArray]:
+    """The reference (and its error) of a result: `hessian_values` is the dense Hessian's
+    reference at the coordinates HESSIAN_ROWS, HESSIAN_COLS; a large sparse matrix's its
+    values in the pattern's order."""
+    matrices = {f"{m.quantity}_values": m for m in plan.sparse}
+    matrices.update({m.quantity: m for m in plan.sparse if shape != m.shape})
+    if key not in matrices:
+        return values[key]
+    m = matrices[key]
+    keep = m.lower if key == "hessian_values" else np.arange(m.nnz)
+    rows, cols = m.rows[keep], m.cols[keep]
+    ref, err = (np.asarray(a) for a in values[m.quantity])
+    ref = ref.reshape(m.shape)
+    err = np.broadcast_to(err.reshape(m.shape) if err.size == ref.size else err, m.shape)
+    return ref[rows, cols], err[rows, cols]
+
+
+def refuse_missed(plan: ModulePlan, values: dict[str, tuple[FloatArray, FloatArray]]) -> None:
+    """A reference nonzero outside a sparse matrix's pattern: the pattern misses an entry (a
+    user's pattern that is wrong), and the module's matrix would be wrong."""
+    for m in plan.sparse:
+        ref = values[m.quantity][0].reshape(m.shape)
+        outside = ref.copy()
+        outside[m.rows, m.cols] = 0.0
+        if np.any(outside != 0.0):
+            i, j = (int(k) for k in np.argwhere(outside != 0.0)[0])
+            raise DiffgenError(
+                f"the sparsity pattern of the {m.quantity} misses entry ({i}, {j}), which is"
+                f" {float(ref[i, j]):.6g} at a test point",
+                f"the pattern is {m.source}; a sparse module returns zero outside it",
+                "add the entry to the pattern file, or drop --sparsity to have the pattern"
+                " detected",
+            )
 
 
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
@@ -144,7 +208,9 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     error = plan.error
     plain = [f for f in plan.functions if not f.batch]
     quantities = tuple(dict.fromkeys(r.name for f in plain for r in f.results))
+    quantities = tuple(q for q in quantities if q in QUANTITIES)
     shapes = {expected_key(f, r.name): r.spec.shape for f in plan.functions for r in f.results}
+    shapes.update(sparse_shapes(plan))
     used = {p.name for f in plan.functions for p in f.params}
     batch = max((f.batch for f in plan.functions), default=0)
     points = []
@@ -174,8 +240,9 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     for point, values in zip(points[: len(found.values)], found.values, strict=True):
         scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
         expected = []
+        refuse_missed(plan, values)
         for q in shapes:
-            ref, err = values[q]
+            ref, err = reference_of(q, values, plan, shapes[q])
             size = max(scale, float(np.max(np.abs(ref))))
             atol = error.atol(quantity_order(q), eps, size)
             atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
@@ -246,7 +313,7 @@ def variant_pairs(plan: ModulePlan) -> tuple[tuple[FunctionPlan, FunctionPlan, i
     return tuple(
         (plain[f.operator], f, [r.name for r in f.results].index(f.operator))
         for f in plan.functions
-        if f.name != f.operator and not f.batch
+        if f.name != f.operator and not f.batch and not any(r.values for r in f.results)
     )
 
 
@@ -265,7 +332,7 @@ def wrong_inputs(plan: ModulePlan) -> tuple[WrongInput, ...]:
                 if p.name == x.name
                 else f'CASES[0]["{p.name}"]'
             )
-            for p in fn.params
+            for p in fn.signature
         ]
         message = re.escape(f"{x.name}: expected {x.spec}, got {given}")
         calls.append(WrongInput(fn.name, ", ".join(args), repr(message)))

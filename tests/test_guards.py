@@ -93,7 +93,7 @@ def test_wrt_a_parameter_left_at_its_default(diffgen: Run, project: Project) -> 
     assert code == 0, err
     generated = load(project.root / "generated/with_default_finitediff.py")
     x = np.array([0.5, 1.0, 2.0])
-    gradient = generated.gradient(np.float64(2.0), x)  # d/dc sum(c x^2) = sum(x^2)
+    gradient = generated.gradient(x, np.float64(2.0))  # in f's order; d/dc sum(c x^2) = sum(x^2)
     assert gradient.dtype == np.float64 and gradient.shape == ()
     assert abs(float(gradient) - 5.25) < 1e-7
 

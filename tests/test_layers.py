@@ -18,7 +18,13 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     # the vocabulary's vocabulary: no generator import but each other
     ("version", "errors", "spec", "scopes", "x64", "budget", "templating", "imports"),
     # backend options: each family's declared beside its backends, read by target, config, cli
-    ("options", "backends.options", "backends.jax_options", "backends.torch_options"),
+    (
+        "options",
+        "sparse_options",
+        "backends.options",
+        "backends.jax_options",
+        "backends.torch_options",
+    ),
     ("operators", "target", "flavour", "fingerprint"),
     ("model",),  # the frozen data every stage shares
     ("names", "symbolic.*", "sparse.*", "inspect_target", "config", "write", "stale", "formatting"),

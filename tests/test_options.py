@@ -26,10 +26,29 @@ def test_each_family_declares_its_flags_and_keys() -> None:
         "jax_export": ("--jax-export", False, ()),
         "torch_mode": ("--torch-mode", "graph", ("graph", "eager", "aoti")),
         "torch_compile": ("--torch-compile", False, ()),
+        "sparse": ("--sparse", False, ()),
+        "sparsity": ("--sparsity", "", ()),
+        "sparse_mode": ("--sparse-mode", "auto", ("auto", "forward", "reverse")),
     }
     args = parser().parse_args(["generate", "m:f", "--ops", "all", "--backend", "torch:forward",
                                 "--torch-mode", "eager", "--torch-compile"])  # fmt: skip
     assert (args.jax_export, args.torch_mode, args.torch_compile) == (False, "eager", True)
+    args = parser().parse_args(["generate", "m:f", "--ops", "all", "--backend", "sympy",
+                                "--sparsity", "p.npz", "--sparse-mode", "reverse"])  # fmt: skip
+    assert (args.sparse, args.sparsity, args.sparse_mode) == (False, "p.npz", "reverse")
+
+
+def test_sparse_options_enter_the_digest_and_a_path_implies_sparse() -> None:
+    from generator.sparse_options import SparseOptions
+
+    dense = target_from_table({"function": "m:f", "backend": "sympy"}, WHERE)
+    sparse = target_from_table({"function": "m:f", "backend": "sympy", "sparse": True}, WHERE)
+    path = target_from_table({"function": "m:f", "sparsity": "p.npz"}, WHERE)
+    assert '"sparse":true' in sparse.canonical() and "sparse" not in dense.canonical()
+    assert '"sparsity":"p.npz"' in path.canonical()
+    assert path.option(SparseOptions).on and not dense.option(SparseOptions).on
+    with pytest.raises(DiffgenError, match="--sparse-mode reverse is given without --sparse"):
+        target_from_table({"function": "m:f", "sparse_mode": "reverse"}, WHERE)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +104,8 @@ def test_each_family_declares_its_flags_and_keys() -> None:
             {"wrong": 1},
             f"{WHERE}: unknown keys wrong",
             "the keys are args, backend, batch, dims, domain, function, jax_export, ops, outer,"
-            " output, tests, torch_compile, torch_mode, wrt",
+            " output, sparse, sparse_mode, sparsity, tests, torch_compile, torch_mode, wrt,"
+            " wrt_first",
             "fix them",
         ),
     ],

@@ -23,7 +23,10 @@ TIERS = {
     "test_torch_aoti.py": "backend",  # C++ compiles: tens of seconds each
     "test_sympy_backend.py": "backend",
     "test_finitediff_robust.py": "backend",
+    "test_sparse_ad.py": "backend",  # jax and torch sparse modules at a user's size
+    "test_sparse_ipopt.py": "e2e",  # IPOPT (cyipopt) driven by generated sparse modules
     "test_build_and_check.py": "e2e",
+    "test_sparse_modules.py": "e2e",  # generates sparse numpy modules and runs their tests
     "test_api.py": "e2e",  # generates and builds through the Python API
     "test_bench_and_tune.py": "e2e",
     "test_inputs.py": "e2e",  # generates a numpy, a jax and a torch module, then calls them
@@ -33,6 +36,7 @@ TIERS = {
     "test_references.py": "e2e",  # references of user-sized functions, the sympy budget
     "test_state.py": "e2e",
     "test_user_project.py": "e2e",
+    "test_wrt.py": "e2e",  # every backend and pair with the active argument after a constant
     "test_wheel.py": "e2e",
     "test_golden.py": "golden",
     "test_scenarios.py": "scenarios",
@@ -50,6 +54,8 @@ FAMILIES_OF_FILE = {
     "test_symbolic.py": ("sympy",),
     "test_emit.py": ("sympy",),
     "test_finitediff_robust.py": ("finitediff",),
+    "test_sparse_ad.py": ("jax", "torch"),
+    "test_sparse_ipopt.py": ("jax",),
     "test_sparse_pattern.py": ("sympy", "jax"),  # the symbolic and the jaxpr (asdex) routes
 }
 FAMILIES = ("finitediff", "sympy", "jax", "torch")

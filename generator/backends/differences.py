@@ -179,6 +179,23 @@ def batch(fn: FunctionPlan, result: ArrayPlan, site: Site, foreign: bool, matrix
     return site.result(BATCH[op.name](parts, matrix), result)
 
 
+def colored(result: ArrayPlan, site: Site, foreign: bool) -> str:
+    """The values of a sparse matrix (--sparse): one central difference per color of its
+    coloring, along the color's seed, then one gather (generator/sparse/plan.py). A Jacobian
+    takes 2 calls of f a color (Curtis, Powell and Reid) instead of 2 a column; a Hessian the
+    differences of the inner gradient along each seed: finitediff's nested one (eps**(1/4)
+    steps), or a foreign inner's exact one (eps**(1/3))."""
+    assert result.sparse is not None
+    prefix = result.sparse.prefix
+    if result.sparse.quantity == "jacobian":
+        g, at, step = site.bound("_f"), site.x, "_REL_STEP_1"
+    elif foreign:
+        g, at, step = site.inner("gradient"), site.numpy(site.x), "_OUTER_STEP"
+    else:
+        g, at, step = site.bound("_inner_gradient"), site.x, "_REL_STEP_2"
+    return f"_colored({g}, {at}, _{prefix}_SEEDS, {step})[_{prefix}_GATHER]"
+
+
 def expressions(
     functions: tuple[FunctionPlan, ...], site: Site, foreign: bool, matrix: tuple[str, ...]
 ) -> tuple[tuple[str, str, str], ...]:
@@ -186,7 +203,9 @@ def expressions(
     found = []
     for fn in functions:
         for r in fn.results:
-            if fn.batch:
+            if r.sparse is not None:
+                expression = colored(r, site, foreign)
+            elif fn.batch:
                 expression = batch(fn, r, site, foreign, fn.name in matrix)
             else:
                 expression = outer(r, site) if foreign else NESTED[r.name](site)

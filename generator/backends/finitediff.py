@@ -96,6 +96,8 @@ HELPERS = {
     "f": "_f",
     "columns": "_columns",
     "along": "_along",
+    "colored": "_colored",
+    "seeds": "_seeds",
     "inner_gradient": "_inner_gradient",
     "hessian": "_second_differences",
     "inner_derivative": "_inner_derivative",
@@ -107,6 +109,23 @@ def called(expressions: Iterable[tuple[str, str, str]], helpers: Iterable[str]) 
     """Those of these helpers that the expressions call, in the template's order."""
     text = "\n".join(e for _, _, e in expressions)
     return [h for h in HELPERS if h in helpers and re.search(rf"\b{HELPERS[h]}\b", text)]
+
+
+def sparse_parts(
+    functions: tuple[FunctionPlan, ...], helpers: list[str], dtype: str
+) -> tuple[list[str], tuple[tuple[str, str, str], ...]]:
+    """The helpers and seed constants of the sparse matrices these functions return: one 0/1
+    direction like x per color, in x's dtype, built at import from the module's colors."""
+    matrices = {r.sparse.prefix: r.sparse for f in functions for r in f.results if r.sparse}
+    if not matrices:
+        return helpers, ()
+    wanted = {*helpers, "along", "colored", "seeds"}
+    constants = tuple(
+        (f"_{p}_SEEDS", f"_seeds(_{p}_COLORS, {dtype})",
+         f"One direction per color ({m.cost_text}): the columns of that color")
+        for p, m in matrices.items()
+    )  # fmt: skip
+    return [h for h in HELPERS if h in wanted], constants
 
 
 def site(functions: tuple[FunctionPlan, ...], flavour: str) -> Site:
@@ -192,6 +211,7 @@ class FiniteDiff:
         helpers = ["f", "columns", *called(found, nested)]
         dtype = working_dtype(inspected)
         step_1, step_2 = relative_steps(EPS[dtype])
+        helpers, seeds = sparse_parts(functions, helpers, f"np.{inspected.active.spec.dtype}")
         copied = mutated(inspected)
         copies = (
             f" {inspected.target.function} writes into {', '.join(copied)} (seen when diffgen"
@@ -207,6 +227,7 @@ class FiniteDiff:
             constants=(
                 ("_REL_STEP_1", repr(step_1), f"eps**(1/3) for {dtype}: first-order steps"),
                 ("_REL_STEP_2", repr(step_2), f"eps**(1/4) for {dtype}: nested steps"),
+                *seeds,
             ),
             error=ERROR,
             array=numpy_array(inspected),
@@ -234,6 +255,7 @@ class FiniteDiff:
         conversion = CONVERSIONS[functions[0].flavour]  # the module's: the inner's
         found = expressions(second, site(functions, functions[0].flavour), True, matrix)
         helpers = called(found, ("columns", "along", "symmetrized"))
+        helpers, seeds = sparse_parts(second, helpers, "np.float64")  # numpy points
         helpers += [f"from_numpy_{conversion.helper}"] if conversion.helper else []
         dtype = working_dtype(inspected)
         step, _ = relative_steps(EPS[dtype])
@@ -242,7 +264,10 @@ class FiniteDiff:
             stdlib=(("collections.abc", "Callable"), ("typing", "Any")),
             imports=(),
             helpers=tuple(helpers),
-            constants=(("_OUTER_STEP", repr(step), f"eps**(1/3) for {dtype}: outer steps"),),
+            constants=(
+                ("_OUTER_STEP", repr(step), f"eps**(1/3) for {dtype}: outer steps"),
+                *seeds,
+            ),
             error=outer_error(inner),
             description=(
                 f"Second order: central differences of the {inner} inner derivative with steps"

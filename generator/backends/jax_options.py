@@ -11,7 +11,7 @@ from ..options import BackendOptions
 
 @dataclass(frozen=True)
 class JaxOptions(BackendOptions):
-    """How a jax module gets its kernels: compiled at import, or embedded jax.export artifacts."""
+    """How a jax module gets its kernels: traced on first call, or embedded jax.export artifacts."""
 
     family: ClassVar[str] = "jax"
     type_fix: ClassVar[str] = "fix it"

@@ -6,11 +6,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..options import BackendOptions
+from ..sparse_options import SparseOptions
 from .jax_options import JaxOptions
 from .torch_options import TorchOptions
 
 #: The options of each backend family that has any: flags, config keys and checks come from them.
-OPTIONS: tuple[type[BackendOptions], ...] = (JaxOptions, TorchOptions)
+OPTIONS: tuple[type[BackendOptions], ...] = (JaxOptions, TorchOptions, SparseOptions)
 
 
 def options_from(values: Mapping[str, Any], where: str) -> tuple[BackendOptions, ...]:

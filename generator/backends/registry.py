@@ -28,6 +28,10 @@ class Entry:
     dialects: tuple[str, ...]
     #: the array libraries whose code it can differentiate as the outer of another backend
     differentiates: tuple[str, ...] = ()
+    #: how it evaluates a sparse matrix (--sparse, generator/sparse/plan.py): "exact" (each
+    #: nonzero written, no products), or the colorings whose products it computes: "column"
+    #: (JVPs or differences along seeds), "row" (VJPs), "symmetric" (HVPs, as an outer)
+    sparse: tuple[str, ...] = ()
 
     @property
     def family(self) -> str:
@@ -40,17 +44,27 @@ class Entry:
 
 
 _ALL = tuple(OPERATORS)
+#: The colorings the jax and torch backends evaluate: vmapped JVPs, VJPs, or an outer's HVPs.
+_COLORED = ("column", "row", "symmetric")
+
 ENTRIES: dict[str, Entry] = {
     e.name: e
     for e in (
         # finitediff differences any callable of numpy, jax or torch arrays (it converts)
-        Entry("finitediff", "numpy", _ALL, ("numpy",), ("numpy", "jax", "torch")),
+        Entry(
+            "finitediff",
+            "numpy",
+            _ALL,
+            ("numpy",),
+            ("numpy", "jax", "torch"),
+            ("column", "symmetric"),
+        ),
         # sympy prints its code for numpy, jax or torch; it differentiates only its own traces
-        Entry("sympy", "numpy", _ALL, ("numpy", "jax", "torch")),
-        Entry("jax:forward", "jax", _ALL, ("jax",), ("jax",)),
-        Entry("jax:reverse", "jax", _ALL, ("jax",), ("jax",)),
-        Entry("torch:forward", "torch", _ALL, ("torch",), ("torch",)),
-        Entry("torch:reverse", "torch", _ALL, ("torch",), ("torch",)),
+        Entry("sympy", "numpy", _ALL, ("numpy", "jax", "torch"), (), ("exact",)),
+        Entry("jax:forward", "jax", _ALL, ("jax",), ("jax",), _COLORED),
+        Entry("jax:reverse", "jax", _ALL, ("jax",), ("jax",), _COLORED),
+        Entry("torch:forward", "torch", _ALL, ("torch",), ("torch",), _COLORED),
+        Entry("torch:reverse", "torch", _ALL, ("torch",), ("torch",), _COLORED),
     )
 }
 

@@ -16,11 +16,11 @@ import sympy
 from ..errors import DiffgenError
 from ..model import BackendPlan, ErrorModel
 from ..operators import OPERATORS, TANGENTS, batch_of, order_of
-from ..symbolic.derivatives import MAX_WORK, symbolic_derivatives
+from ..symbolic.derivatives import MAX_WORK, Derivatives, symbolic_derivatives
 from ..symbolic.printer import OVERFLOWING, Result, emit, unpack
 
 if TYPE_CHECKING:
-    from ..model import FunctionPlan, Inspected
+    from ..model import FunctionPlan, Inspected, SparseMatrix
 
 #: Emitted code evaluates the exact expressions in float64: each operation rounds once, and the
 #: rounding errors add up along the expression and through cancellation; 64 eps of the scale
@@ -76,6 +76,30 @@ def refuse_large(inspected: Inspected, work: int) -> None:
         )
 
 
+def nonzeros(d: Derivatives, matrix: SparseMatrix) -> tuple[Any, ...]:
+    """A sparse matrix's entries in its pattern's order: only those are printed, straight into
+    the values. A nonzero derivative outside the pattern (a user's pattern that misses one)
+    is refused: the module would return a wrong matrix."""
+    rows = d.jacobian if matrix.quantity == "jacobian" else d.hessian
+    inside = set(zip(matrix.rows.tolist(), matrix.cols.tolist(), strict=True))
+    missed = [(i, j) for i, row in enumerate(rows) for j in row if (i, j) not in inside]
+    if missed:
+        i, j = missed[0]
+        raise DiffgenError(
+            f"the sparsity pattern of the {matrix.quantity} misses {len(missed)} entries that"
+            f" are not zero, the first at ({i}, {j})",
+            f"the pattern is {matrix.source}, and the symbolic derivative has a nonzero"
+            " expression there, so the sparse matrix would be wrong",
+            "add the entries to the pattern file, or drop --sparsity to have the pattern"
+            " detected",
+        )
+    return tuple(rows[i].get(j, sympy.S.Zero) for i, j in inside_order(matrix))
+
+
+def inside_order(matrix: SparseMatrix) -> list[tuple[int, int]]:
+    return list(zip(matrix.rows.tolist(), matrix.cols.tolist(), strict=True))
+
+
 class Sympy:
     """Exact derivatives by SymPy, printed as math-on-floats code; imports numpy and math only."""
 
@@ -104,13 +128,25 @@ class Sympy:
                 f"rename {clash[0]!r} in {inspected.target.function}",
             )
         dx, dy = (list(symbols[kind].reshape(-1)) for kind in TANGENTS)
-        bodies, constants, uses_math, temporaries, batches = [], {}, False, 0, False
+        bodies: list[tuple[str, tuple[str, ...]]] = []
+        constants, uses_math, temporaries, batches = {}, False, 0, False
         overflow: set[str] = set()
         like = str(traced.inputs[active].reshape(-1)[0])  # torch's constants follow x
+        plain = {f.name for f in functions}
         for f in functions:
             dialect = DIALECT[f.flavour]
+            if f.results[0].values and f.operator in plain:  # the plain operator's nonzeros
+                args = ", ".join(p.name for p in f.params)
+                bodies.append((f.name, (f"_{f.operator} = {f.operator}({args}).data",)))
+                continue
             results = [
-                Result(r.name, r.spec.shape, r.dtype, r.scalar, **d.quantity(r.name, dx, dy))
+                (
+                    Result(r.name, (r.sparse.nnz,), r.dtype, False, entries=nonzeros(d, r.sparse))
+                    if r.sparse
+                    else Result(
+                        r.name, r.spec.shape, r.dtype, r.scalar, **d.quantity(r.name, dx, dy)
+                    )
+                )
                 for r in f.results
             ]
             emitted = emit(results, dialect, like, f.batch)

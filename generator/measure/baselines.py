@@ -148,9 +148,23 @@ def lambdify_calls(inspected: Inspected, ops: Sequence[str]) -> Calls:
     return calls
 
 
+def active_first(inspected: Inspected) -> Callable[..., Any]:
+    """The user's function with the active argument first, as the baselines call it: `f(x,
+    *constants)` (the function itself where x is its first parameter)."""
+    function = inspected.function
+    position = [a.active for a in inspected.args].index(True)
+    if position == 0:
+        return function
+
+    def moved(x: Any, *constants: Any) -> Any:
+        return function(*constants[:position], x, *constants[position:])
+
+    return moved
+
+
 def baselines(inspected: Inspected, ops: Sequence[str]) -> dict[str, tuple[str, Calls]]:
     """Every baseline that can take this function: label -> (array flavour, op -> call)."""
-    f = inspected.function
+    f = active_first(inspected)
     found: dict[str, tuple[str, Calls]] = {}
     if importlib.util.find_spec("jax") is not None:
         calls = usable(jax_calls(f, ops), inspected, "jax")

@@ -27,7 +27,7 @@ from ..inspect_target import inspect_target
 from ..model import Inspected
 from ..operators import OPERATORS
 from ..pipeline import generate
-from ..plan import resolve_operators
+from ..plan import public_order, resolve_operators
 from ..target import Target
 from .baselines import INPUTS, arguments, baselines, blocking, convert, jax_x64
 from .loader import load
@@ -139,7 +139,7 @@ def measure_candidate(
         firsts = []
         with jax_x64(inputs == "jax"):  # numpy in jax's default configuration
             for op in ops:
-                args = [convert(inputs, a) for a in arguments(inspected, op)]
+                args = [convert(inputs, a) for a in in_signature_order(inspected, op)]
                 function = blocking(getattr(module, op)) if kind == "jax" else getattr(module, op)
                 first, calls[op] = timed(function, args, repeat)
                 firsts.append(first)
@@ -147,6 +147,14 @@ def measure_candidate(
         rows.append(replace(row, generation_s=generation, import_s=imported,
                             first_call_s=firsts[0]) if not rows else row)  # fmt: skip
     return rows
+
+
+def in_signature_order(inspected: Inspected, op: str) -> list[Any]:
+    """The seeded arguments of one operator (baselines.arguments: x, the tangent, the
+    constants) in the order the generated operator takes them."""
+    args = arguments(inspected, op)
+    order = public_order(inspected, int(OPERATORS[op].tangent is not None))
+    return [args[i] for i in order] if order else args
 
 
 def bench(

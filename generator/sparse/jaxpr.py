@@ -45,7 +45,7 @@ def _asdex() -> Any:
             "a function that only traces in jax has its pattern read from its jaxpr by asdex",
             f"pip install 'diffgen[jax]' (asdex=={ASDEX_VERSION}), write the function with the "
             "Array API so that the symbolic detector traces it, or pass the pattern as a "
-            "scipy.sparse .npz file with --sparsity-pattern",
+            "scipy.sparse .npz file with --sparsity",
         ) from error
 
 
@@ -68,7 +68,7 @@ def _detect(
             f"the {kind} pattern of {name} cannot be read from its jaxpr: {error}",
             "asdex has no sparsity rule for a jax primitive the function uses, and a pattern "
             "must never miss an entry",
-            "pass the pattern as a scipy.sparse .npz file with --sparsity-pattern, or write the "
+            "pass the pattern as a scipy.sparse .npz file with --sparsity, or write the "
             "function with the Array API so that the symbolic detector traces it",
         ) from error
     except (TypeError, ValueError) as error:
@@ -77,8 +77,15 @@ def _detect(
             f"{type(error).__name__}: {error}",
             "jax must trace the function with abstract arrays of the argument specs"
             + (", and a Hessian needs a scalar output" if kind == "Hessian" else ""),
-            "check the specs and the function's output, or pass the pattern with "
-            "--sparsity-pattern",
+            "check the specs and the function's output, or pass the pattern with " "--sparsity",
+        ) from error
+    except Exception as error:  # the user's code fails under jax's tracing (torch-only)
+        raise DiffgenError(
+            f"jax cannot trace {name}: {type(error).__name__}: {error}",
+            "asdex reads the pattern from the jaxpr, which needs the function to run on jax's"
+            " abstract arrays",
+            "write the function with the Array API or jax.numpy, or pass the pattern with"
+            " --sparsity",
         ) from error
     return tuple(found.shape), np.asarray(found.rows), np.asarray(found.cols)
 

@@ -169,8 +169,8 @@ def load_npz(path: Path, shape: tuple[int, int], what: str, symmetric: bool = Fa
     except FileNotFoundError as error:
         raise DiffgenError(
             f"the sparsity pattern file {path} does not exist",
-            f"--sparsity-pattern names the file that holds the pattern of {what}",
-            "check the path (it is relative to the directory diffgen runs in)",
+            f"--sparsity names the file that holds the pattern of {what}",
+            "check the path (a relative path starts at the project root)",
         ) from error
     except (OSError, ValueError, KeyError) as error:
         raise DiffgenError(

@@ -157,9 +157,11 @@ def emit(
     layouts = [(r, r.nonzeros()) for r in results]
     exprs = [v for _, nonzeros in layouts for _, v in nonzeros]
     temporaries, reduced = sympy.cse(exprs, symbols=sympy.numbered_symbols("_t"), order="none")
-    lines = [
-        f"{printer.doprint(symbol)} = {printer.doprint(value)}" for symbol, value in temporaries
-    ]
+    lines: list[str] = []
+    partial = Partial(printer, lines)
+    for symbol, value in temporaries:
+        text = printer.doprint(partial.split(value))
+        lines.append(f"{printer.doprint(symbol)} = {text}")
     constants = []
     position = 0
     for result, nonzeros in layouts:
@@ -168,7 +170,7 @@ def emit(
             (
                 style.number.format(value=printer.doprint(e), like=like)
                 if e.is_number
-                else printer.doprint(e)
+                else printer.doprint(partial.split(e))
             )
             for e in entries
         ]
@@ -206,6 +208,39 @@ def emit(
         tuple(name for name in OVERFLOWING if f"_{name}(" in text) if dialect == "math" else ()
     )
     return Emitted(tuple(lines), tuple(constants), "math." in text or bool(helpers), helpers)
+
+
+#: Sums of more terms than this are printed as partial sums `_p0, _p1, ...` of this many terms
+#: each: a sum of n terms is a chain of n binary operations in Python's syntax tree, whose
+#: recursive walks (the compiler's, black's, diffgen's own scopes.py) fail past about 1000.
+SUM_CHUNK = 64
+
+
+class Partial:
+    """Splits the long sums of expressions into partial sums, each printed on its own line."""
+
+    def __init__(self, printer: Any, lines: list[str]) -> None:
+        self.printer, self.lines, self.count = printer, lines, 0
+
+    def split(self, expr: Expr) -> Expr:
+        """expr with every sum of more than SUM_CHUNK terms replaced by a sum of partial sums
+        (only where there is one: other expressions are returned as they are)."""
+        if not isinstance(expr, sympy.Basic) or not expr.args or expr.is_Atom:
+            return expr
+        args = [self.split(arg) for arg in expr.args]
+        changed = any(new is not old for new, old in zip(args, expr.args, strict=True))
+        if isinstance(expr, sympy.Add) and len(args) > SUM_CHUNK:
+            while len(args) > SUM_CHUNK:
+                args = [self.name(args[k : k + SUM_CHUNK]) for k in range(0, len(args), SUM_CHUNK)]
+            return sympy.Add(*args, evaluate=False)
+        return expr.func(*args, evaluate=False) if changed else expr
+
+    def name(self, terms: list[Expr]) -> Expr:
+        symbol = sympy.Symbol(f"_p{self.count}")
+        self.count += 1
+        text = self.printer.doprint(sympy.Add(*terms, evaluate=False))
+        self.lines.append(f"{symbol} = {text}")
+        return symbol
 
 
 def index_array(indices: Iterable[int]) -> str:

@@ -90,3 +90,15 @@ def matrix_matrix(x: Any) -> Any:
 
 def matrix_matrix_c(x: Any, c: Any) -> Any:
     return x * c
+
+
+def ode_rhs(c: Any, x: Any) -> Any:
+    """A solver's `f(t, y)`: the active argument second, after a 0-d constant."""
+    xp = array_namespace(c, x)
+    return c * x**2 + xp.sin(x)
+
+
+def weighted_cubes(c: Any, x: Any, d: Any) -> Any:
+    """The active argument between two constants: d * sum(c * x**3)."""
+    xp = array_namespace(c, x, d)
+    return d * xp.sum(c * x**3)

@@ -25,6 +25,7 @@ class Scenario:
     more: tuple[Array, ...] = ()  # further constants, named d, e, ... after c
     dtype: str = "float64"  # of x and the constants
     function: str = ""  # the function in functions.py, if not `name`
+    position: int = 0  # where x is among the function's parameters (the constants around it)
 
     @property
     def point(self) -> Array:
@@ -39,8 +40,16 @@ class Scenario:
 
     @property
     def args(self) -> tuple[tuple[str, str], ...]:
+        """(name, spec) of each parameter in the function's order."""
         names = "cdefg"[: len(self.constants)]
-        return (("x", spec(self.point)), *zip(names, map(spec, self.constants), strict=True))
+        found = list(zip(names, map(spec, self.constants), strict=True))
+        return (*found[: self.position], ("x", spec(self.point)), *found[self.position :])
+
+    def call(self, x: Array, *tangents: Array) -> tuple[Array, ...]:
+        """The arguments of an operator, as the generated modules take them: the function's
+        own order, the tangent (if any) right after x."""
+        found = self.constants
+        return (*found[: self.position], x, *tangents, *found[self.position :])
 
 
 def spec(a: Array) -> str:
@@ -127,4 +136,9 @@ SCENARIOS = [
              lambda x: np.einsum("ik,kl->ikl", np.eye(3), 2 * x).reshape(3, 6)),
     Scenario("matrix_matrix", M, None, lambda x: np.diag((2 * x + 1).reshape(-1))),
     Scenario("matrix_matrix_c", M, C23, lambda x: np.diag(C23.reshape(-1))),
+    # the active argument after a constant, as in a solver's f(t, y): operators take (c, x)
+    Scenario("ode_rhs", V, np.array(1.5), lambda x: np.diag(3.0 * x + np.cos(x)), position=1),
+    # the active argument between two constants: operators take (c, x, d)
+    Scenario("weighted_cubes", V, C4, lambda x: (4.5 * C4 * x**2).reshape(1, -1),
+             lambda x: np.diag(9.0 * C4 * x), more=(np.array(1.5),), position=1),
 ]  # fmt: skip

@@ -1,1 +1,1 @@
-"""The jax backends: AD by jax, compiled at import or exported as jax.export artifacts."""
+"""The jax backends: AD by jax, compiled on first call from the kernel or a jax.export artifact."""

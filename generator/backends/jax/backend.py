@@ -1,8 +1,9 @@
 """The jax backends `jax:forward` (JVP-based) and `jax:reverse` (VJP-based).
 
 Each operator function of a module gets a kernel composed by the AD algebra (backends/ad.py,
-templates/ad.py.jinja) in jax's spellings. The module compiles each kernel once at import
-(`jax.jit(kernel).lower(*specs).compile()`) with jax's x64 mode on in that scope only. With
+templates/ad.py.jinja) in jax's spellings. The module compiles each kernel once, on the
+operator's first call (`jax.jit(kernel).lower(*specs).compile()`, under a lock), with jax's x64
+mode on in that scope only: importing a module traces and compiles nothing. With
 `--jax-export` the kernels are traced here instead, exported (`jax.export`, lowered for cpu and
 cuda) and embedded as serialized artifacts, so that the module imports neither the user's module
 nor diffgen (export.py). jax itself is imported only when a jax target is generated.
@@ -14,7 +15,7 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from ..ad import SPELLINGS, ADBackend, Kernel, compose, extend
+from ..ad import SPELLINGS, ADBackend, Kernel, compose, extend, matrices, sparse_constants
 from ..base import AD_ERROR, require
 from ..jax_options import JaxOptions
 from .export import EXPORT_PLATFORMS, target_digest, traced
@@ -31,7 +32,7 @@ class JaxBackend(ADBackend):
     how = MappingProxyType(
         {"forward": "JVPs (jax.jvp, jacfwd)", "reverse": "VJPs (jax.vjp, grad, jacrev)"}
     )
-    runs = "each operator compiled once at import"
+    runs = "each operator compiled once, on its first call"
 
     def planned(
         self,
@@ -56,9 +57,11 @@ class JaxBackend(ADBackend):
             imports = ()
         else:
             imports = ("import jax.numpy as jnp", f"import {inspected.module} as _user_module")
+        seeds = sparse_constants(functions, ad, ad.dtype(inspected.active.spec.dtype))
         plan = JaxPlan(
             template="jax.py.jinja",
-            stdlib=(("collections.abc", "Callable"), ("typing", "Any"))
+            stdlib=(("collections.abc", "Callable"), ("threading", "Lock"), ("typing", "Any"))
+            + ((("operator", "attrgetter"),) if not over else ())
             + ((("base64", "b64decode"),) if export else ())
             + ((("typing", "cast"),) if composed.casts and not export else ()),
             imports=imports,
@@ -71,6 +74,7 @@ class JaxBackend(ADBackend):
             ),
             error=AD_ERROR,
             checks_inside=not over,  # _call checks and dispatches the arguments
+            gathers_values=True,  # a Hessian's lower triangle is gathered in the kernel
             ad=ad,
             backend=self.name,
             outer=outer,
@@ -84,6 +88,8 @@ class JaxBackend(ADBackend):
             source=source,
             export=export,
             specs=tuple((spec_name(name), p.spec) for name, p in args.items()),
+            matrices=matrices(functions),
+            sparse=seeds,
         )
         blobs = traced(plan, inspected)
         digest = (("_TARGET", repr(target_digest(inspected)), TARGET_COMMENT),) if export else ()
@@ -106,11 +112,29 @@ class JaxBackend(ADBackend):
             (
                 k.constant,
                 f"{make}({k.kernel_constant if export else k.name}, {k.spec_args})",
-                f"{k.function}, compiled for its specs",
+                f"{k.function}, compiled for its specs on its first call",
             )
             for k in plan.kernels
         )
-        return replace(plan, constants=digest + artifacts + calls + compiled)
+        structures = () if over else bcoo_structures(functions)
+        constants = seeds + structures + digest + artifacts + calls + compiled
+        return replace(plan, constants=constants)
+
+
+def bcoo_structures(functions: tuple[FunctionPlan, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The (nnz, 2) BCOO indices of each sparse matrix result, a jax array made once at import
+    and shared by every result: (row, column) of each nonzero, in the pattern's (CSR) order."""
+    found = {}
+    for fn in functions:
+        for r in fn.results:
+            m = r.sparse
+            if m is not None and not r.values:
+                found[m.prefix] = (
+                    f"_{m.prefix}_BCOO",
+                    f"_coordinates({m.indices}, _{m.prefix}_INDPTR)",
+                    f"The (row, column) of each {m.quantity} nonzero: the BCOO results' indices",
+                )
+    return tuple(found.values())
 
 
 def kernel(composed: Kernel, fn: FunctionPlan) -> JaxKernel:
@@ -132,8 +156,9 @@ def description(backend: str, outer: str, second: bool, export: bool) -> str:
     """The paragraph of the module docstring on how the module computes and compiles."""
     order = f" and, for second order, {outer} over {backend}" if second else ""
     how = (
-        f"Computed by {backend}{order}; each operator's kernel is compiled once at import for"
-        " the specs, and never traced or compiled again."
+        f"Computed by {backend}{order}; each operator's kernel is compiled once for the specs,"
+        " on the operator's first call (under a lock: threads calling together compile it"
+        " once), and never traced or compiled again; importing the module compiles nothing."
     )
     if export:
         how += (
@@ -159,9 +184,9 @@ def over_description(outer: str, inner: str) -> str:
     return (
         f"Second order: {outer} over {inner}. The private _inner_* functions are the {inner}"
         f" derivatives printed as jax code; {outer} differentiates them in kernels traced,"
-        " lowered and compiled once at import for the specs, in jax's x64 mode in that scope"
-        " only (thread-local). Their results are returned as numpy arrays, like the"
-        " first-order operators'."
+        " lowered and compiled once for the specs on each operator's first call, in jax's x64"
+        " mode in that scope only (thread-local). Their results are returned as numpy arrays,"
+        " like the first-order operators'."
     )
 
 

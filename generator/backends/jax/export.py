@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import DiffgenError
 from ...x64 import precise
-from ..ad import rendered_kernels
+from ..ad import rendered_kernels, sparse_names
 
 if TYPE_CHECKING:
     from ...model import Inspected
@@ -80,7 +80,8 @@ def traced(plan: JaxPlan, inspected: Inspected) -> dict[str, str]:
     import jax
     import numpy as np
 
-    names = {"PLATFORMS": EXPORT_PLATFORMS, "TARGET": target_digest(inspected)}
+    names: dict[str, object] = {"PLATFORMS": EXPORT_PLATFORMS, "TARGET": target_digest(inspected)}
+    names.update(sparse_names(plan))
     kernels = rendered_kernels(KERNELS, plan, inspected, names)
     shapes = {
         name: jax.ShapeDtypeStruct(spec.shape, np.dtype(spec.dtype))  # type: ignore[no-untyped-call]

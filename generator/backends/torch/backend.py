@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ...errors import DiffgenError
-from ..ad import SPELLINGS, ADBackend, compose, extend
+from ..ad import SPELLINGS, ADBackend, compose, extend, matrices, sparse_constants
 from ..base import AD_ERROR, require
 from ..torch_options import TorchOptions
 from .aoti import SUFFIX, digest, packaged, require_compiler
@@ -90,6 +90,7 @@ class TorchBackend(ADBackend):
             how = over_description(self.name, over, eager)
         else:
             how = description(self.name, outer, bool(composed.inner), eager, compiled, aoti)
+        seeds = sparse_constants(functions, ad, ad.dtype(inspected.active.spec.dtype))
         plan = TorchPlan(
             template="torch.py.jinja",
             stdlib=(
@@ -108,6 +109,7 @@ class TorchBackend(ADBackend):
             description=how,
             error=AD_ERROR,
             results_ready=not over,  # over a numpy module's inner: numpy arrays on return
+            gathers_values=True,  # a Hessian's lower triangle is gathered in the kernel
             calls_private=eager,
             ad=ad,
             backend=self.name,
@@ -122,6 +124,8 @@ class TorchBackend(ADBackend):
             source=source,
             eager=eager,
             aoti=aoti,
+            matrices=matrices(functions),
+            sparse=seeds,
         )
         tensors: tuple[tuple[str, str, str], ...] = ()
         with quiet_torch():
@@ -135,8 +139,9 @@ class TorchBackend(ADBackend):
             for k in plan.kernels
             if compiled
         )  # fmt: skip
+        structures = () if over else csr_structures(functions)
         if not aoti:
-            return replace(plan, constants=tensors + wrapped)
+            return replace(plan, constants=seeds + structures + tensors + wrapped)
         with quiet_torch():
             package = packaged(plan, tensors, specs, target.function)
         loads = (
@@ -147,7 +152,27 @@ class TorchBackend(ADBackend):
                 for k in plan.kernels
             ),
         )  # fmt: skip
-        return replace(plan, constants=tensors + loads, artifacts=((SUFFIX, package),))
+        return replace(
+            plan, constants=seeds + structures + tensors + loads, artifacts=((SUFFIX, package),)
+        )
+
+
+def csr_structures(functions: tuple[FunctionPlan, ...]) -> tuple[tuple[str, str, str], ...]:
+    """The CSR row pointers and column indices of each sparse matrix result, int64 tensors
+    made once at import and shared by every result (on the CPU; moved to x's device)."""
+    found: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    for fn in functions:
+        for r in fn.results:
+            m = r.sparse
+            if m is not None and not r.values:
+                p = m.prefix
+                found[p] = (
+                    (f"_{p}_CROW", f"torch.tensor(_{p}_INDPTR, dtype=torch.int64)",
+                     f"The {m.quantity}'s CSR row pointers, as the sparse results' crow_indices"),
+                    (f"_{p}_COL", f"torch.tensor({m.indices}, dtype=torch.int64)",
+                     f"The column of each {m.quantity} nonzero: the sparse results' col_indices"),
+                )  # fmt: skip
+    return tuple(c for pair in found.values() for c in pair)
 
 
 def over_description(outer: str, inner: str, eager: bool) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -40,12 +40,21 @@ class CapturedTooLarge(ValueError):
 
 
 class Constants:
-    """The captured tensors of every graph of a module, each once, named in order of appearance."""
+    """The captured tensors of every graph of a module, each once, named in order of appearance;
+    `known` tensors are the module's own constants (--sparse seeds and gathers), used by name."""
 
-    def __init__(self) -> None:
+    def __init__(self, known: Mapping[str, torch.Tensor] | None = None) -> None:
         self.named: dict[tuple[str, tuple[int, ...], str], str] = {}
+        self.known = dict(known or {})
 
     def add(self, tensor: torch.Tensor) -> str:
+        for name, constant in self.known.items():
+            if (
+                tensor.shape == constant.shape
+                and tensor.dtype == constant.dtype
+                and torch.equal(tensor.detach().cpu(), constant)
+            ):
+                return name
         if tensor.numel() > MAX_CAPTURED:
             raise CapturedTooLarge(f"{tensor.dtype} tensor of shape {tuple(tensor.shape)}")
         tensor = tensor.detach().cpu()

@@ -10,15 +10,16 @@ from __future__ import annotations
 import inspect
 import traceback
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DiffgenError
 from ...operators import OPERATORS
-from ..ad import rendered_kernels
+from ..ad import rendered_kernels, sparse_names
 
 if TYPE_CHECKING:
     import torch
@@ -131,14 +132,17 @@ def same(found: object, expected: object) -> bool:
 
 
 def printed_function(
-    kernel: TorchKernel, lines: Sequence[str], constants: Iterable[tuple[str, str, str]]
+    kernel: TorchKernel,
+    lines: Sequence[str],
+    constants: Iterable[tuple[str, str, str]],
+    known: Mapping[str, object] = MappingProxyType({}),
 ) -> Any:
-    """A printed graph as a function, with its constants made from their literals, as the
-    module will define it."""
+    """A printed graph as a function, with its constants made from their literals (and the
+    module's own `known` constants), as the module will define it."""
     import torch
 
     source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
-    namespace: dict[str, Any] = {"torch": torch}
+    namespace: dict[str, Any] = {"torch": torch, **known}
     namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
     exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
     return namespace["kernel"]
@@ -149,9 +153,10 @@ def run_printed(
     lines: Sequence[str],
     constants: Iterable[tuple[str, str, str]],
     arguments: Sequence[torch.Tensor],
+    known: Mapping[str, object],
 ) -> object:
     """Run a printed graph as the module will."""
-    return printed_function(kernel, lines, constants)(*arguments)
+    return printed_function(kernel, lines, constants, known)(*arguments)
 
 
 def printed_graphs(
@@ -167,7 +172,8 @@ def printed_graphs(
     from . import graph as torch_graph
     from . import printer
 
-    functions = rendered_kernels(KERNELS, plan, inspected, {})
+    given = sparse_names(plan)  # the sparse seeds and gathers, module constants
+    functions = rendered_kernels(KERNELS, plan, inspected, given)
     try:
         if not plan.over:  # a foreign inner's printed code has no control flow
             torch_graph.check_traceable(functions["_f"], examples(specs, plan.params))
@@ -192,7 +198,8 @@ def printed_graphs(
             computed = results(whole(*arguments))
             cross_check(plan, inspected, functions, k, computed, arguments)
             traced[k.operator] = (whole, k.results, computed, arguments)
-    constants = printer.Constants()
+    known = {name: given[name] for name, _, _ in plan.sparse}
+    constants = printer.Constants(known)  # type: ignore[arg-type]  # tensors, by our literals
     kernels = []
     for k in plan.kernels:
         whole, names, computed, arguments = traced[k.operator]
@@ -213,7 +220,7 @@ def printed_graphs(
                     " --arg NAME=SPEC), or use --torch-mode eager",
                 ) from error
             try:
-                found = run_printed(k, candidate.lines, constants, arguments)
+                found = run_printed(k, candidate.lines, constants, arguments, known)
             except Exception:  # a misprinted graph: the next candidate, or the error below
                 continue
             if same(found, expected):
@@ -234,7 +241,7 @@ def printed_graphs(
 def tried(plan: TorchPlan, inspected: Inspected, specs: dict[str, Spec]) -> None:
     """Run each composed kernel once (eager mode), so that what torch.func cannot do fails here,
     and check its second derivatives against reverse over reverse."""
-    functions = rendered_kernels(KERNELS, plan, inspected, {})
+    functions = rendered_kernels(KERNELS, plan, inspected, sparse_names(plan))
     for k in plan.kernels:
         arguments = examples(specs, k.params)
         try:
@@ -264,6 +271,22 @@ def reverse_over_reverse(
     return second
 
 
+def sparse_entries(
+    plan: TorchPlan, k: TorchKernel, quantity: str, dense: torch.Tensor
+) -> torch.Tensor:
+    """A dense Hessian's entries as a sparse kernel computes them: the nonzeros in the
+    pattern's order, or their lower triangle for `hessian_values`; else the Hessian itself."""
+    import torch
+
+    m = next((m for m in plan.matrices if m.quantity == quantity), None)
+    if m is None:
+        return dense
+    flat = m.rows * m.shape[1] + m.cols
+    if k.function.endswith("_values"):
+        flat = flat[m.lower]
+    return dense.reshape(-1)[torch.as_tensor(flat.copy())]
+
+
 def cross_check(
     plan: TorchPlan,
     inspected: Inspected,
@@ -284,7 +307,7 @@ def cross_check(
 
     quantities = [q for q in k.results if q in SECOND_ORDER]
     pair = (plan.outer, plan.backend)
-    batched = k.operator not in SECOND_ORDER  # a batch's kernel vmaps an operator's, checked alone
+    batched = k.operator.endswith("_batch")  # a batch's kernel vmaps an operator's, checked alone
     if not quantities or batched or plan.over or pair == ("torch:reverse", "torch:reverse"):
         return
     values = dict(zip(k.params, arguments, strict=True))
@@ -298,6 +321,7 @@ def cross_check(
     for quantity in quantities:
         found = computed[k.results.index(quantity)]
         want = reverse_over_reverse(f, quantity, x, values.get("dx")).to(found.dtype)
+        want = sparse_entries(plan, k, quantity, want)
         both_nan = found.isnan() & want.isnan()
         error = float((found - want).abs().masked_fill(both_nan, 0).max())
         scale = max(1.0, float(want.abs().nan_to_num(0.0, 0.0, 0.0).max()))
