@@ -1,7 +1,7 @@
 """Regenerate every performance table of README.md, and benchmarks/RESULTS.md, in one command.
 
 Run: .venv/bin/python benchmarks/run.py [--only NAME ...]   (all sections: about 4 minutes on
-a 2-core machine; NAME is one of main, sympy, jax, torch, sparse)
+a 2-core machine; NAME is one of main, sympy, jax, torch, sparse, torch_compiled)
 
 Each section is rewritten between its markers, in README.md and in benchmarks/RESULTS.md (which
 keeps the sections not rerun, and the longer version of a table where the README shows part):
@@ -30,6 +30,7 @@ import bench_jax
 import bench_sparse
 import bench_sympy
 import bench_torch
+import bench_torch_compiled
 from common import REPEAT, ROOT, Section, heading
 
 from generator.backends.registry import PAIRS
@@ -57,6 +58,7 @@ TITLES = {
     "torch": "torch backends",
     "adbench": "ADBench-style objectives, jax backends (import, first call, per call)",
     "sparse": "Sparse Jacobians and Hessians (jax, torch)",
+    "torch_compiled": "torch modules against torch.compile (ADBench-style objectives)",
 }
 
 
@@ -79,6 +81,7 @@ SECTIONS: dict[str, Callable[[], Section]] = {
     "torch": bench_torch.section,
     "adbench": bench_adbench.section,
     "sparse": bench_sparse.section,
+    "torch_compiled": bench_torch_compiled.section,
 }
 
 

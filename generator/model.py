@@ -184,6 +184,9 @@ class BackendPlan:
     #: the body leaves each `*_values` result (--sparse) already in the order of the ROWS/COLS
     #: constants (jax and torch gather the Hessian's lower triangle in their kernels)
     gathers_values: bool = False
+    #: (suffix, content) of each file written beside the module, which the module loads at
+    #: import (torch's AOTInductor package: `.pt2`); its SHA-256 is in the module's constants
+    artifacts: tuple[tuple[str, bytes], ...] = ()
 
 
 Ints = np.ndarray[tuple[int], np.dtype[np.int64]]

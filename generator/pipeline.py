@@ -68,6 +68,11 @@ def generate(target: Target, root: Path) -> tuple[GeneratedFile, ...]:
         plan = build_plan(inspected, path.stem, inputs.combined)
         module = format_source(render_module(plan), path.name)
         files = [GeneratedFile(path, stamp(module, __version__, target.function, inputs))]
+        files += [
+            GeneratedFile(path.with_suffix(suffix), "", data)
+            for view in plan.views
+            for suffix, data in view.backend_plan.artifacts
+        ]
         if target.tests:
             tests = build_test_plan(plan, inspected)
             text = format_source(render_tests(tests), test_path(path).name)

@@ -11,7 +11,7 @@ from pathlib import Path
 from .config import target_paths
 from .fingerprint import Fingerprint, fingerprint
 from .target import Target
-from .write import read_stamp, read_text
+from .write import artifact_digest, read_bytes, read_stamp, read_text, recorded_artifacts
 
 #: What each changed input is called in `check`'s report.
 INPUTS = {
@@ -47,11 +47,26 @@ def file_problem(path: Path, expected: Fingerprint) -> Problem | None:
     return None
 
 
+def artifact_problems(module: Path) -> tuple[Problem, ...]:
+    """Why each file a current module loads from beside it (its AOTInductor package) is not
+    the one the module was written with: missing, or another SHA-256."""
+    problems = []
+    for path, recorded in recorded_artifacts(module, read_text(module) or ""):
+        data = read_bytes(path)
+        if data is None:
+            problems.append(Problem(path, f"missing (the module {module.name} loads it)"))
+        elif artifact_digest(data) != recorded:
+            problems.append(Problem(path, f"stale: not the package {module.name} was written with"))
+    return tuple(problems)
+
+
 def target_problems(target: Target, root: Path) -> tuple[Problem, ...]:
     """Each of the target's files that is not current."""
     expected = fingerprint(target, root)
-    found = (file_problem(path, expected) for path in target_paths(target, root))
-    return tuple(problem for problem in found if problem is not None)
+    paths = target_paths(target, root)
+    found = tuple(file_problem(path, expected) for path in paths)
+    module = () if found[0] is not None else artifact_problems(paths[0])
+    return tuple(problem for problem in found if problem is not None) + module
 
 
 def check(targets: tuple[Target, ...], root: Path) -> tuple[Problem, ...]:

@@ -37,12 +37,35 @@ class Built:
     wrote: bool
 
 
+#: The files a module loads from beside it, by suffix, and how the module names the SHA-256
+#: of the one it was written with: torch's AOTInductor package (--torch-mode aoti).
+ARTIFACTS = {
+    ".pt2": re.compile(r'^_PACKAGE: Final = _package\("(?P<digest>[0-9a-f]{64})"\)$', re.M)
+}
+
+
 @dataclass(frozen=True)
 class GeneratedFile:
-    """A file ready to be written: where, and its whole text."""
+    """A file ready to be written: where, and its whole text (or, for an artifact the module
+    beside it loads, its bytes)."""
 
     path: Path
     text: str
+    data: bytes | None = None
+
+    @property
+    def content(self) -> bytes:
+        return self.data if self.data is not None else self.text.encode()
+
+
+def recorded_artifacts(module: Path, text: str) -> tuple[tuple[Path, str], ...]:
+    """(path, SHA-256) of each artifact a module's text says it loads from beside it."""
+    found = ((suffix, pattern.search(text)) for suffix, pattern in ARTIFACTS.items())
+    return tuple((module.with_suffix(s), m["digest"]) for s, m in found if m is not None)
+
+
+def artifact_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -109,6 +132,23 @@ def not_a_file(path: Path) -> DiffgenError:
         "diffgen writes a module (and its tests) at that path, which a folder already takes",
         "choose another output path with -o (output = ...), or move the folder",
     )
+
+
+def refuse_overwrite_artifact(path: Path, force: bool) -> None:
+    """Raise unless path is absent, or belongs to the diffgen module beside it (same name,
+    .py), or force is given: an artifact is rebuilt with its module, whatever it holds now."""
+    if path.is_dir():
+        raise not_a_file(path)
+    if force or not path.exists():
+        return
+    module = read_text(path.with_suffix(".py"))
+    if module is None or read_stamp(module) is None:
+        raise DiffgenError(
+            f"{path} exists and no diffgen module is beside it",
+            f"diffgen writes it beside the module {path.stem}.py, and {path.stem}.py is missing"
+            " or was not written by diffgen, so overwriting it could destroy your work",
+            "move it away, choose another output path with -o, or pass --force",
+        )
 
 
 def refuse_overwrite(path: Path, force: bool) -> None:
@@ -179,9 +219,12 @@ def write_files(files: tuple[GeneratedFile, ...], force: bool) -> tuple[bool, ..
     temporary beside it, then rename them all; on any failure restore what was replaced and
     remove the temporaries. Returns, for each file, whether it was (re)written."""
     for file in files:
-        refuse_overwrite(file.path, force)
+        if file.data is None:
+            refuse_overwrite(file.path, force)
+        else:
+            refuse_overwrite_artifact(file.path, force)
     before = {file.path: read_bytes(file.path) for file in files}
-    changed = tuple(before[file.path] != file.text.encode() for file in files)
+    changed = tuple(before[file.path] != file.content for file in files)
     temporaries: list[tuple[Path, Path]] = []
     replaced: list[Path] = []
     current = files[0].path if files else Path()
@@ -191,7 +234,7 @@ def write_files(files: tuple[GeneratedFile, ...], force: bool) -> tuple[bool, ..
             for stale in leftovers(file.path):
                 stale.unlink(missing_ok=True)
             if change:
-                temporaries.append((prepare(file.path, file.text.encode()), file.path))
+                temporaries.append((prepare(file.path, file.content), file.path))
         for temporary, path in temporaries:
             current = path
             os.replace(temporary, path)

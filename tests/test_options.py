@@ -16,7 +16,7 @@ from generator.errors import DiffgenError
 from generator.target import Target
 
 WHERE = "pyproject.toml, target 1"
-TORCH_FIX = 'write torch_mode = "graph" or "eager", torch_compile = true or false'
+TORCH_FIX = 'write torch_mode = "graph", "eager" or "aoti", torch_compile = true or false'
 TORCH_WHY = "it is an option of the torch backends"
 
 
@@ -24,7 +24,7 @@ def test_each_family_declares_its_flags_and_keys() -> None:
     declared = {o.key: (o.flag, o.default, o.choices) for f in OPTIONS for o in f.declared()}
     assert declared == {
         "jax_export": ("--jax-export", False, ()),
-        "torch_mode": ("--torch-mode", "graph", ("graph", "eager")),
+        "torch_mode": ("--torch-mode", "graph", ("graph", "eager", "aoti")),
         "torch_compile": ("--torch-compile", False, ()),
         "sparse": ("--sparse", False, ()),
         "sparsity": ("--sparsity", "", ()),
@@ -71,8 +71,16 @@ def test_sparse_options_enter_the_digest_and_a_path_implies_sparse() -> None:
             {"backend": "torch:reverse", "torch_mode": "lazy"},
             "--torch-mode 'lazy' is not a torch mode",
             "graph writes the traced derivative graphs into the module; eager imports the"
-            " function and runs torch.func on every call",
-            "pass --torch-mode graph or --torch-mode eager",
+            " function and runs torch.func on every call; aoti compiles the graphs ahead of"
+            " time into a package beside the module",
+            "pass --torch-mode graph, eager or aoti",
+        ),
+        (
+            {"backend": "torch:reverse", "torch_mode": "aoti", "torch_compile": True},
+            "--torch-compile does not apply to --torch-mode aoti",
+            "an aoti module runs graphs compiled at generation time; torch.compile would"
+            " compile them again at run time",
+            "drop --torch-compile (torch_compile = true), or use --torch-mode graph",
         ),
         (
             {"backend": "sympy", "torch_compile": True},

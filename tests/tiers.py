@@ -20,6 +20,7 @@ TIERS = {
     "test_jax_backend.py": "backend",
     "test_jax_numpy_and_transforms.py": "backend",
     "test_torch_backend.py": "backend",
+    "test_torch_aoti.py": "backend",  # C++ compiles: tens of seconds each
     "test_sympy_backend.py": "backend",
     "test_finitediff_robust.py": "backend",
     "test_sparse_ad.py": "backend",  # jax and torch sparse modules at a user's size
@@ -47,6 +48,7 @@ FAMILIES_OF_FILE = {
     "test_jax_backend.py": ("jax",),
     "test_jax_numpy_and_transforms.py": ("jax",),
     "test_torch_backend.py": ("torch",),
+    "test_torch_aoti.py": ("torch",),
     "test_torch_corpus.py": ("torch", "jax"),  # jax computes the references
     "test_sympy_backend.py": ("sympy",),
     "test_symbolic.py": ("sympy",),

@@ -121,10 +121,12 @@ def measure_candidate(
                       tests=False, output=None)  # fmt: skip
     try:
         start = time.perf_counter()
-        (file,) = generate(variant, root)
+        file, *artifacts = generate(variant, root)  # artifacts: a torch aoti package
         generation = time.perf_counter() - start
         path = folder / f"{file.path.stem}_{abs(hash(candidate.label)) % 10**8}.py"
         path.write_text(file.text)
+        for artifact in artifacts:
+            path.with_suffix(artifact.path.suffix).write_bytes(artifact.content)
         start = time.perf_counter()
         module = load(path)
         imported = time.perf_counter() - start

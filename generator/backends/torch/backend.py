@@ -21,6 +21,7 @@ from ...errors import DiffgenError
 from ..ad import SPELLINGS, ADBackend, compose, extend, matrices, sparse_constants
 from ..base import AD_ERROR, require
 from ..torch_options import TorchOptions
+from .aoti import SUFFIX, digest, packaged, require_compiler
 from .plan import TorchKernel, TorchPlan
 from .trace import printed_graphs, quiet_torch, tried
 
@@ -55,7 +56,9 @@ class TorchBackend(ADBackend):
         how = "trace (or, in eager mode, run) torch.func"
         require("torch", self.name, how, "'diffgen[torch]' (torch==2.13.0)")
         options = target.option(TorchOptions)  # the options of the torch backends
-        eager, compiled = options.mode == "eager", options.compile
+        eager, compiled, aoti = options.mode == "eager", options.compile, options.mode == "aoti"
+        if aoti:
+            require_compiler(target.function)
         ad = SPELLINGS["torch"]
         composed = compose(functions, self.name, outer, ad, over)
         clash = [name for name in composed.params if name in RESERVED or name.startswith("_")]
@@ -71,15 +74,22 @@ class TorchBackend(ADBackend):
             extend(
                 TorchKernel,
                 k,
-                call=f"_{k.function.lstrip('_').upper()}" if compiled else k.name,
-                arguments=", ".join(f"torch.tensor({n})" if over else n for n in k.params),
+                call=(
+                    ("_aoti1" if len(k.results) == 1 else "_aoti")
+                    if aoti
+                    else f"_{k.function.lstrip('_').upper()}" if compiled else k.name
+                ),
+                arguments=", ".join(
+                    (f"{model_constant(k.function)}, {k.name}",) * aoti
+                    + tuple(f"torch.tensor({n})" if over else n for n in k.params)
+                ),
             )
             for k in composed.kernels
         )
         if over:
             how = over_description(self.name, over, eager)
         else:
-            how = description(self.name, outer, bool(composed.inner), eager, compiled)
+            how = description(self.name, outer, bool(composed.inner), eager, compiled, aoti)
         seeds = sparse_constants(functions, ad, ad.dtype(inspected.active.spec.dtype))
         plan = TorchPlan(
             template="torch.py.jinja",
@@ -87,11 +97,12 @@ class TorchBackend(ADBackend):
                 (("collections.abc", "Callable"), ("typing", "Any"))
                 + ((("typing", "cast"),) if composed.casts else ())
                 if eager
-                else ()
+                else AOTI_STDLIB if aoti else ()
             ),
             imports=(
                 ("import torch",) * bool(over)
                 + (f"import {inspected.module} as _user_module",) * (eager and not over)
+                + ("from torch._C._aoti import AOTIModelPackageLoader as _Loader",) * aoti
             ),
             constants=(),
             helpers=composed.helpers,
@@ -112,6 +123,7 @@ class TorchBackend(ADBackend):
             over=over,
             source=source,
             eager=eager,
+            aoti=aoti,
             matrices=matrices(functions),
             sparse=seeds,
         )
@@ -128,7 +140,21 @@ class TorchBackend(ADBackend):
             if compiled
         )  # fmt: skip
         structures = () if over else csr_structures(functions)
-        return replace(plan, constants=seeds + structures + tensors + wrapped)
+        if not aoti:
+            return replace(plan, constants=seeds + structures + tensors + wrapped)
+        with quiet_torch():
+            package = packaged(plan, tensors, specs, target.function)
+        loads = (
+            ("_PACKAGE", f'_package("{digest(package)}")', PACKAGE_COMMENT),
+            *(
+                (model_constant(k.function), f'_model(_PACKAGE, "{k.name}")',
+                 f"{k.function}: its AOTInductor model, loaded from the package")
+                for k in plan.kernels
+            ),
+        )  # fmt: skip
+        return replace(
+            plan, constants=seeds + structures + tensors + loads, artifacts=((SUFFIX, package),)
+        )
 
 
 def csr_structures(functions: tuple[FunctionPlan, ...]) -> tuple[tuple[str, str, str], ...]:
@@ -164,7 +190,9 @@ def over_description(outer: str, inner: str, eager: bool) -> str:
     )
 
 
-def description(backend: str, outer: str, second: bool, eager: bool, compiled: bool) -> str:
+def description(
+    backend: str, outer: str, second: bool, eager: bool, compiled: bool, aoti: bool = False
+) -> str:
     """The paragraph of the module docstring on how the module computes."""
     order = f" and, for second order, {outer} over {backend}" if second else ""
     if eager:
@@ -181,12 +209,46 @@ def description(backend: str, outer: str, second: bool, eager: bool, compiled: b
             " every factory call takes that device, and captured tensors are module constants"
             " moved to it."
         )
+    if aoti:
+        import torch
+
+        how += AOTI.format(version=torch.__version__.split("+")[0])
     if compiled:
         how += " Each kernel is wrapped in torch.compile, which compiles on its first call."
     return (
         how + " Arguments may be torch tensors, numpy arrays (shared with torch.as_tensor) or,"
         " for 0-d specs, Python floats; results are always torch tensors. " + THREADS
     )
+
+
+def model_constant(function: str) -> str:
+    """The module constant of an operator's AOTInductor model: `_VALUE_AND_GRADIENT_MODEL`."""
+    return f"_{function.lstrip('_').upper()}_MODEL"
+
+
+#: The standard-library names the helpers of an --torch-mode aoti module use.
+AOTI_STDLIB = (
+    ("collections.abc", "Callable"),
+    ("hashlib", "sha256"),
+    ("pathlib", "Path"),
+    ("typing", "TypeVar"),
+    ("typing", "cast"),
+)
+
+#: The comment on the package constant; `diffgen check` reads the digest from the call below it.
+PACKAGE_COMMENT = "The AOTInductor package beside this module (.pt2), checked against its SHA-256"
+
+#: The paragraph of the module docstring on --torch-mode aoti.
+AOTI = (
+    " Each graph was also compiled ahead of time by AOTInductor (torch.export, then C++ built"
+    " with -march=native for the generating machine's CPU) into one model of the package beside"
+    " this module (its name, .pt2), which is loaded at import and runs every call on CPU"
+    " tensors: nothing is compiled at run time. The package needs torch {version} on a CPU of"
+    " the same kind; importing the module fails if the package is missing or is not the one"
+    " it was written with. Tensors on another device run the graphs below. The compiled"
+    " loops run on one thread; the torch operations they call (matrix products) use torch's"
+    " intra-op threads."
+)
 
 
 #: The module docstring's sentence on torch's thread pool, measured in the README (torch).

@@ -22,6 +22,7 @@ class TorchPlan(ADPlan):
     """The torch backends' plan: the kernels, traced (graph mode) or composed (eager mode)."""
 
     eager: bool = False
+    aoti: bool = False  # --torch-mode aoti: the graphs, and an AOTInductor package beside them
     kernels: tuple[TorchKernel, ...] = ()
 
     def kernel(self, function: str) -> TorchKernel:

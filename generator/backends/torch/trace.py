@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from ...errors import DiffgenError
@@ -130,6 +131,23 @@ def same(found: object, expected: object) -> bool:
     )  # fmt: skip
 
 
+def printed_function(
+    kernel: TorchKernel,
+    lines: Sequence[str],
+    constants: Iterable[tuple[str, str, str]],
+    known: Mapping[str, object] = MappingProxyType({}),
+) -> Any:
+    """A printed graph as a function, with its constants made from their literals (and the
+    module's own `known` constants), as the module will define it."""
+    import torch
+
+    source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
+    namespace: dict[str, Any] = {"torch": torch, **known}
+    namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
+    exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
+    return namespace["kernel"]
+
+
 def run_printed(
     kernel: TorchKernel,
     lines: Sequence[str],
@@ -137,15 +155,8 @@ def run_printed(
     arguments: Sequence[torch.Tensor],
     known: Mapping[str, object],
 ) -> object:
-    """Run a printed graph, with its constants made from their literals, as the module will
-    (and the module's own `known` constants)."""
-    import torch
-
-    source = f"def kernel({kernel.args}):\n" + "".join(f"    {line}\n" for line in lines)
-    namespace: dict[str, Any] = {"torch": torch, **known}
-    namespace.update({name: eval(literal, {"torch": torch}) for name, literal, _ in constants})
-    exec(compile(source, f"<diffgen graph of {kernel.function}>", "exec"), namespace)
-    return namespace["kernel"](*arguments)
+    """Run a printed graph as the module will."""
+    return printed_function(kernel, lines, constants, known)(*arguments)
 
 
 def printed_graphs(
