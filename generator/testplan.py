@@ -193,8 +193,7 @@ def refuse_missed(m: SparseMatrix, ref: FloatArray, atol: float) -> None:
             f" {float(ref.reshape(m.shape)[i, j]):.6g} at a test point"
             + (f" (the reference's tolerance is {atol:.3g})" if atol else ""),
             f"the pattern is {m.source}; a sparse module returns zero outside it",
-            "add the entry to the pattern file, or drop --sparsity to have the pattern"
-            " detected",
+            "add the entry to the pattern file, or drop --sparsity to have the pattern" " detected",
         )
 
 
