@@ -310,8 +310,9 @@ def sparse_matrices(
     names = [op.name for op in ops]
     sparse.refuse_no_matrix(inspected, names)
     evaluator = {"jacobian": pair.inner, "hessian": pair.outer}
+    jaxpr_first = ENTRIES[pair.inner].family == "jax"  # jax traces the function anyway
     matrices = tuple(
-        sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q])
+        sparse.matrix(inspected, q, ENTRIES[evaluator[q]].sparse, evaluator[q], jaxpr_first)
         for q in sparse.MATRICES
         if q in names
     )

@@ -144,6 +144,25 @@ def test_an_arrowhead_hessian_takes_two_colors_and_says_so() -> None:
     assert exact.mode == "exact" and exact.ncolors == 0 and exact.gather.size == 0
 
 
+def test_a_jax_module_detects_with_asdex_first_and_both_routes_agree() -> None:
+    """A module whose inner backend is jax reads the pattern from the jaxpr (asdex: seconds
+    where the symbolic trace takes a minute at n = 10^4); the two detectors agree."""
+
+    def arrow(x: Any) -> Any:
+        xp = array_namespace(x)
+        return xp.sum((x[0] * x[1:] - 1.0) ** 2) + xp.sum(x[1:] * x[:-1])
+
+    target = inspected(arrow, 50, None)
+    by_jax = plan.matrix(target, "hessian", ("symmetric",), "jax:forward", jaxpr_first=True)
+    traced = plan.matrix(target, "hessian", ("symmetric",), "jax:forward")
+    assert by_jax.source == "detected from the jaxpr by asdex"
+    assert traced.source == "detected from the traced expressions"
+    np.testing.assert_array_equal(by_jax.rows, traced.rows)
+    np.testing.assert_array_equal(by_jax.cols, traced.cols)
+    assert by_jax.nnz == 50 + 2 * 49 + 2 * 48  # diagonal, arrow, band (its (1, 0) in the arrow)
+    assert by_jax.ncolors == traced.ncolors
+
+
 def test_a_backend_without_the_mode_asked_for_is_refused() -> None:
     def band(x: Any) -> Any:
         return x[1:] * x[:-1]

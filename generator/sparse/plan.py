@@ -56,40 +56,50 @@ def user_path(inspected: Inspected) -> Path:
     return path if path.is_absolute() else inspected.root / path
 
 
-def detect(inspected: Inspected, quantity: str) -> Pattern:
-    """The pattern of the Jacobian or Hessian: the user's file, else the symbolic trace, else
-    asdex on the jaxpr; a function neither sees through is refused."""
+def detect(inspected: Inspected, quantity: str, jaxpr_first: bool = False) -> Pattern:
+    """The pattern of the Jacobian or Hessian: the user's file, else the symbolic trace and
+    asdex on the jaxpr, in that order or (`jaxpr_first`: jax traces the function for the module
+    anyway, and asdex is far cheaper at large n) the other; a function neither sees through is
+    refused. Both detectors read the function's structure, and both are conservative."""
     shape = _shape(inspected, quantity)
     if options(inspected).pattern:
         return load_npz(
             user_path(inspected), shape, _what(inspected, quantity), quantity == "hessian"
         )
     active = [arg.active for arg in inspected.args].index(True)
-    try:
-        traced, _ = symbolic_derivatives(inspected)
-    except SymbolicError as symbolic:
-        why_symbolic = symbolic.what
-    else:
-        wrt = traced.inputs[active]
-        if quantity == "jacobian":
-            return expressions.jacobian_pattern(traced.output, wrt)
-        return expressions.hessian_pattern(traced.output, wrt)
-    specs = [arg.spec for arg in inspected.args]
-    try:
-        if quantity == "jacobian":
-            return jaxpr.jacobian_pattern(inspected.function, specs, active)
-        return jaxpr.hessian_pattern(inspected.function, specs, active)
-    except DiffgenError as error:
-        why_jax = error.what
+    failed = {}
+    for route in ("jaxpr", "symbolic") if jaxpr_first else ("symbolic", "jaxpr"):
+        try:
+            return _ROUTES[route](inspected, quantity, active)
+        except (SymbolicError, DiffgenError) as error:
+            failed[route] = error.what
     raise DiffgenError(
         f"no sparsity detector sees through {inspected.target.function}",
-        f"the symbolic trace failed ({why_symbolic}) and so did jax's ({why_jax}); a pattern"
-        " is read from the function's structure, never from values at sample points, and a"
-        " torch-only function has no detector yet",
+        f"the symbolic trace failed ({failed['symbolic']}) and so did jax's ({failed['jaxpr']});"
+        " a pattern is read from the function's structure, never from values at sample points,"
+        " and a torch-only function has no detector yet",
         "write the function with the Array API (array_namespace(x)) so that the symbolic"
         " detector traces it, or with jax.numpy for asdex, or pass the pattern as a"
         ' scipy.sparse .npz file with --sparsity PATH (sparsity = "PATH")',
     )
+
+
+def _symbolic(inspected: Inspected, quantity: str, active: int) -> Pattern:
+    traced, _ = symbolic_derivatives(inspected)
+    wrt = traced.inputs[active]
+    if quantity == "jacobian":
+        return expressions.jacobian_pattern(traced.output, wrt)
+    return expressions.hessian_pattern(traced.output, wrt)
+
+
+def _jaxpr(inspected: Inspected, quantity: str, active: int) -> Pattern:
+    specs = [arg.spec for arg in inspected.args]
+    if quantity == "jacobian":
+        return jaxpr.jacobian_pattern(inspected.function, specs, active)
+    return jaxpr.hessian_pattern(inspected.function, specs, active)
+
+
+_ROUTES = {"symbolic": _symbolic, "jaxpr": _jaxpr}
 
 
 def _jacobian_coloring(pattern: Pattern, can: Sequence[str], mode: str, backend: str) -> Coloring:
@@ -113,12 +123,19 @@ def _index(values: np.ndarray) -> np.ndarray:
     return array
 
 
-def matrix(inspected: Inspected, quantity: str, can: Sequence[str], backend: str) -> SparseMatrix:
-    """The SparseMatrix of one quantity, evaluated by a backend that can do `can`."""
+def matrix(
+    inspected: Inspected,
+    quantity: str,
+    can: Sequence[str],
+    backend: str,
+    jaxpr_first: bool = False,
+) -> SparseMatrix:
+    """The SparseMatrix of one quantity, evaluated by a backend that can do `can`; the pattern
+    from asdex first where `jaxpr_first` (a module whose inner backend is jax)."""
     needed = {"exact", "symmetric"} if quantity == "hessian" else {"exact", "column", "row"}
     if not needed & set(can):
         raise cannot_color(inspected, quantity, backend)
-    pattern = detect(inspected, quantity)
+    pattern = detect(inspected, quantity, jaxpr_first)
     source = _SOURCES[pattern.source].format(path=options(inspected).pattern)
     empty = _index(np.zeros(0))
     lower = _index(np.flatnonzero(pattern.rows >= pattern.cols)) if quantity == "hessian" else empty
