@@ -10,6 +10,7 @@ import math
 import re
 import textwrap
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 import numpy.typing as npt
@@ -18,7 +19,7 @@ from .errors import DiffgenError
 from .expected import REFERENCE_ERROR_FACTOR, Point, references
 from .flavour import TEST_IMPORTS
 from .imports import import_block
-from .model import FunctionPlan, Inspected, ModulePlan, SparseMatrix, draw
+from .model import ErrorModel, FunctionPlan, Inspected, ModulePlan, SparseMatrix, draw
 from .operators import QUANTITIES, TANGENTS, batch_of, tangent_spec, unbatched
 
 N_CASES = 3
@@ -197,6 +198,23 @@ def refuse_missed(m: SparseMatrix, ref: FloatArray, atol: float) -> None:
         )
 
 
+def case_tolerance(
+    error: ErrorModel,
+    eps: float,
+    scale: float,
+    digits: int,
+    q: str,
+    ref: FloatArray,
+    err: FloatArray,
+) -> float:
+    """The absolute tolerance of quantity q at one case: the backend's error model at the
+    case's scale, the reference's own error, and the rounding of its literal to `digits`."""
+    size = max(scale, float(np.max(np.abs(ref))))
+    atol = error.atol(quantity_order(q), eps, size)
+    atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
+    return atol + size * 10.0 ** (1 - digits)
+
+
 def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     """Draw the test points, compute references and tolerances, and pick the relations to check."""
     rng = np.random.default_rng(TEST_SEED)
@@ -238,13 +256,7 @@ def build_test_plan(plan: ModulePlan, inspected: Inspected) -> TestPlan:
     cases = []
     for point, values in zip(points[: len(found.values)], found.values, strict=True):
         scale = max(1.0, float(np.max(np.abs(values["value"][0]))))
-
-        def tolerance(q: str, ref: FloatArray, err: FloatArray) -> float:
-            size = max(scale, float(np.max(np.abs(ref))))
-            atol = error.atol(quantity_order(q), eps, size)
-            atol += REFERENCE_ERROR_FACTOR * float(np.max(err, initial=0.0))
-            return atol + size * 10.0 ** (1 - found.digits)  # the rounding of the literal
-
+        tolerance = partial(case_tolerance, error, eps, scale, found.digits)
         for m in plan.sparse:  # exact zeros outside the pattern, or within an inexact tolerance
             ref, err = (np.asarray(a) for a in values[m.quantity])
             refuse_missed(m, ref, 0.0 if found.exact else tolerance(m.quantity, ref, err))
