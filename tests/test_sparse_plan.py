@@ -163,6 +163,23 @@ def test_a_jax_module_detects_with_asdex_first_and_both_routes_agree() -> None:
     assert by_jax.ncolors == traced.ncolors
 
 
+def test_a_backend_that_cannot_color_is_refused() -> None:
+    """Every backend colors today; one that declares no sparse evaluation (Entry.sparse = ())
+    is refused before any detection, with what, why and the fix."""
+
+    def band(x: Any) -> Any:
+        xp = array_namespace(x)
+        return xp.sum(x[1:] * x[:-1])
+
+    target = inspected(band, 10, None)
+    with pytest.raises(DiffgenError) as refused:
+        plan.matrix(target, "hessian", ("column", "row"), "newbackend")
+    assert refused.value.what == (
+        f"--backend newbackend cannot evaluate a sparse hessian of {target.target.function}"
+    )
+    assert refused.value.fix.startswith("use a backend that evaluates sparse matrices")
+
+
 def test_a_backend_without_the_mode_asked_for_is_refused() -> None:
     def band(x: Any) -> Any:
         return x[1:] * x[:-1]

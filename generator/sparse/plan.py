@@ -170,7 +170,8 @@ def cannot_color(inspected: Inspected, quantity: str, backend: str) -> DiffgenEr
     return DiffgenError(
         f"--backend {backend} cannot evaluate a sparse {quantity} of {inspected.target.function}",
         f"{backend} has no colored evaluation of a {quantity} in this version",
-        "use --backend sympy or finitediff (numpy modules) for a sparse matrix, or drop --sparse",
+        "use a backend that evaluates sparse matrices (sympy, finitediff, jax:* and torch:* all"
+        " do, see `diffgen backends`), or drop --sparse",
     )
 
 
