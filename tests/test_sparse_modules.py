@@ -4,18 +4,16 @@ exits 2 with nothing written."""
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from collections.abc import Callable
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
 import scipy.sparse
 
 from generator.fingerprint import fingerprint
+from generator.measure.loader import load
 from generator.sparse_options import SparseOptions
 from generator.target import Target
 from tests.conftest import Project
@@ -59,14 +57,6 @@ def torch_only(x):
 """
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
