@@ -105,6 +105,7 @@ FLAVOURS: dict[str, Flavour] = {
             ("typing", "Generic"),
             ("typing", "NamedTuple"),
             ("typing", "TypeVar"),
+            ("typing", "cast"),
         ),
         test_imports=(
             "import jax",
